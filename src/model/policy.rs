@@ -1,0 +1,279 @@
+//! `ops/policy.yaml`: who may sign what, which paths are governed, thresholds and limits.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::glob::Glob;
+use super::{Error, PublicKeyLine, SignerName};
+
+/// Risk classes of the Ops Governor, ordered from least to most dangerous.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub enum RiskClass {
+    #[serde(rename = "READ_ONLY")]
+    ReadOnly,
+    #[serde(rename = "LOW_RISK_CONFIG")]
+    LowRiskConfig,
+    #[serde(rename = "SERVICE_RESTART")]
+    ServiceRestart,
+    #[serde(rename = "FILESYSTEM_WRITE")]
+    FilesystemWrite,
+}
+
+impl RiskClass {
+    pub const ALL: [RiskClass; 4] = [
+        RiskClass::ReadOnly,
+        RiskClass::LowRiskConfig,
+        RiskClass::ServiceRestart,
+        RiskClass::FilesystemWrite,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskClass::ReadOnly => "READ_ONLY",
+            RiskClass::LowRiskConfig => "LOW_RISK_CONFIG",
+            RiskClass::ServiceRestart => "SERVICE_RESTART",
+            RiskClass::FilesystemWrite => "FILESYSTEM_WRITE",
+        }
+    }
+}
+
+impl fmt::Display for RiskClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RiskClass {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        RiskClass::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            Error::invalid(
+                "risk class",
+                s,
+                "expected READ_ONLY, LOW_RISK_CONFIG, SERVICE_RESTART or FILESYSTEM_WRITE",
+            )
+        })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignerRole {
+    /// A person. Only humans may approve directly, grant, revoke, halt and resume.
+    Human,
+    /// May approve operations (humans only).
+    Approver,
+    /// A CI bot or agent: signs only as requester, or inside a grant.
+    Automation,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerEntry {
+    pub key: PublicKeyLine,
+    pub roles: Vec<SignerRole>,
+}
+
+impl SignerEntry {
+    pub fn has(&self, role: SignerRole) -> bool {
+        self.roles.contains(&role)
+    }
+    pub fn is_human(&self) -> bool {
+        self.has(SignerRole::Human)
+    }
+    pub fn is_approver(&self) -> bool {
+        self.has(SignerRole::Human) && self.has(SignerRole::Approver)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskRule {
+    /// Distinct approvers required, not counting the requester.
+    pub approvals: u32,
+    /// The requester's own signoff counts as one approval.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub self_approval: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub paths: Vec<Glob>,
+    pub min_risk: RiskClass,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<u32>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub human_only: bool,
+}
+
+impl Rule {
+    pub fn matches(&self, path: &str) -> bool {
+        self.paths.iter().any(|g| g.matches(path))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantLimits {
+    #[serde(default = "default_max_hours")]
+    pub max_hours: u32,
+    #[serde(default = "default_break_glass_hours")]
+    pub break_glass_max_hours: u32,
+}
+
+impl Default for GrantLimits {
+    fn default() -> Self {
+        GrantLimits {
+            max_hours: default_max_hours(),
+            break_glass_max_hours: default_break_glass_hours(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsCfg {
+    #[serde(default = "default_window_hours")]
+    pub default_window_hours: u32,
+    #[serde(default)]
+    pub require_tags: bool,
+    /// Reserve tagging to human signers (the playbook's "tagging is human-only change control").
+    #[serde(default)]
+    pub human_only_tags: bool,
+}
+
+impl Default for OperationsCfg {
+    fn default() -> Self {
+        OperationsCfg {
+            default_window_hours: default_window_hours(),
+            require_tags: false,
+            human_only_tags: false,
+        }
+    }
+}
+
+fn default_max_hours() -> u32 {
+    72
+}
+fn default_break_glass_hours() -> u32 {
+    2
+}
+fn default_window_hours() -> u32 {
+    24
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_format_one(v: &u32) -> bool {
+    *v == 1
+}
+fn format_one() -> u32 {
+    1
+}
+
+pub const POLICY_FORMAT: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Version of the file format (not of the policy's content); only 1 exists.
+    #[serde(default = "format_one", skip_serializing_if = "is_format_one")]
+    pub format: u32,
+    /// Revision of this policy: increases with every change.
+    pub version: u64,
+    pub signers: BTreeMap<SignerName, SignerEntry>,
+    pub risk_classes: BTreeMap<RiskClass, RiskRule>,
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    #[serde(default)]
+    pub immutable: Vec<Glob>,
+    #[serde(default)]
+    pub grants: GrantLimits,
+    #[serde(default)]
+    pub operations: OperationsCfg,
+    #[serde(default)]
+    pub forbidden: Vec<String>,
+}
+
+impl Policy {
+    /// Checks that the YAML types cannot express.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.format != POLICY_FORMAT {
+            return Err(Error::Schema(format!(
+                "unknown policy format {} (this git-ops understands format {POLICY_FORMAT}); upgrade git-ops",
+                self.format
+            )));
+        }
+        for rc in RiskClass::ALL {
+            if !self.risk_classes.contains_key(&rc) {
+                return Err(Error::Schema(format!(
+                    "risk_classes has no entry for {rc}; every risk class needs `{{ approvals: N }}`"
+                )));
+            }
+        }
+        let mut keys = BTreeMap::new();
+        for (name, s) in &self.signers {
+            let human = s.has(SignerRole::Human);
+            let bot = s.has(SignerRole::Automation);
+            if human == bot {
+                return Err(Error::Schema(format!(
+                    "signer {name}: roles must include exactly one of `human` and `automation`"
+                )));
+            }
+            if bot && s.has(SignerRole::Approver) {
+                return Err(Error::Schema(format!(
+                    "signer {name}: automation cannot have the approver role; automation approves only inside a grant"
+                )));
+            }
+            if let Some(other) = keys.insert(s.key.ed25519_bytes(), name) {
+                return Err(Error::Schema(format!(
+                    "signers {other} and {name} have the same key; each signer needs its own key"
+                )));
+            }
+        }
+        if self.rules.iter().any(|r| r.paths.is_empty()) {
+            return Err(Error::Schema("a rule has an empty `paths` list".into()));
+        }
+        if self.operations.default_window_hours == 0 {
+            return Err(Error::Schema("operations.default_window_hours must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    pub fn signer(&self, name: &SignerName) -> Option<&SignerEntry> {
+        self.signers.get(name)
+    }
+
+    /// The signer whose key is `key`, if any.
+    pub fn signer_by_key(&self, key: &PublicKeyLine) -> Option<(&SignerName, &SignerEntry)> {
+        self.signers.iter().find(|(_, s)| &s.key == key)
+    }
+
+    pub fn risk_rule(&self, rc: RiskClass) -> RiskRule {
+        // validate() guarantees every class is present; fail closed if a caller skipped it.
+        self.risk_classes.get(&rc).copied().unwrap_or(RiskRule {
+            approvals: u32::MAX,
+            self_approval: false,
+        })
+    }
+
+    /// Rules that govern `path`.
+    pub fn rules_for<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.rules.iter().filter(move |r| r.matches(path))
+    }
+
+    /// Whether `path` is governed: matched by a rule, or the policy file itself.
+    pub fn governs(&self, path: &str) -> bool {
+        path == POLICY_PATH || self.rules.iter().any(|r| r.matches(path))
+    }
+
+    pub fn is_immutable(&self, path: &str) -> bool {
+        self.immutable.iter().any(|g| g.matches(path))
+    }
+}
+
+pub const POLICY_PATH: &str = "ops/policy.yaml";
+pub const LEDGER_DIR: &str = "ops/ledger";

@@ -1,0 +1,537 @@
+//! Ledger records (DESIGN §2.1) and their signoffs (§2.2).
+//!
+//! A record's fields other than `signoffs` are its payload. The payload is hashed as canonical JSON
+//! with `record:` always present, so a flat seed entry without `record:` and the same entry with
+//! `record: operation` have one digest.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ArmoredSig, Error, Fingerprint, IdKind, RecordId, RiskClass, SignerName, Timestamp, canonical};
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Operation,
+    Outcome,
+    Grant,
+    Revocation,
+    Halt,
+    Resume,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Operation,
+        Kind::Outcome,
+        Kind::Grant,
+        Kind::Revocation,
+        Kind::Halt,
+        Kind::Resume,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Operation => "operation",
+            Kind::Outcome => "outcome",
+            Kind::Grant => "grant",
+            Kind::Revocation => "revocation",
+            Kind::Halt => "halt",
+            Kind::Resume => "resume",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn id_kind(self) -> IdKind {
+        match self {
+            Kind::Operation => IdKind::Operation,
+            Kind::Outcome => IdKind::Outcome,
+            Kind::Grant => IdKind::Grant,
+            Kind::Revocation => IdKind::Revocation,
+            Kind::Halt => IdKind::Halt,
+            Kind::Resume => IdKind::Resume,
+        }
+    }
+
+    /// The field that holds the record's own id.
+    pub fn id_field(self) -> &'static str {
+        match self {
+            Kind::Operation => "operation_id",
+            Kind::Outcome => "outcome_id",
+            Kind::Grant => "grant_id",
+            Kind::Revocation => "revocation_id",
+            Kind::Halt => "halt_id",
+            Kind::Resume => "resume_id",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Requester,
+    Approver,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Requester => "requester",
+            Role::Approver => "approver",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum OutcomeKind {
+    #[serde(rename = "SUCCESS")]
+    Success,
+    #[serde(rename = "PARTIAL")]
+    Partial,
+    #[serde(rename = "ROLLBACK")]
+    Rollback,
+}
+
+impl OutcomeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Success => "SUCCESS",
+            OutcomeKind::Partial => "PARTIAL",
+            OutcomeKind::Rollback => "ROLLBACK",
+        }
+    }
+}
+
+impl std::str::FromStr for OutcomeKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "SUCCESS" => Ok(OutcomeKind::Success),
+            "PARTIAL" => Ok(OutcomeKind::Partial),
+            "ROLLBACK" => Ok(OutcomeKind::Rollback),
+            _ => Err(Error::invalid("outcome", s, "expected SUCCESS, PARTIAL or ROLLBACK")),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signoff {
+    pub by: SignerName,
+    pub role: Role,
+    pub at: Timestamp,
+    pub key: Fingerprint,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<RecordId>,
+    pub sig: ArmoredSig,
+}
+
+/// The bytes a signoff signs (DESIGN §2.2): canonical JSON binding the signature to one record,
+/// payload, signer, role, time and grant.
+#[derive(Serialize)]
+pub struct Statement<'a> {
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+    pub record: &'a RecordId,
+    pub payload_sha256: &'a str,
+    pub by: &'a SignerName,
+    pub role: Role,
+    pub at: Timestamp,
+    pub grant: Option<&'a RecordId>,
+}
+
+pub const STATEMENT_TYPE: &str = "git-ops/signoff/v1";
+
+impl Statement<'_> {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        canonical::to_vec(self).expect("a statement has no floats and string keys only")
+    }
+}
+
+/// Evidence collected by the auto-ledger (DESIGN §2.1). Every collector may instead record an
+/// `error`, so a failed collection is visible in the record.
+#[derive(Clone, PartialEq, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitEvidence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services_status: BTreeMap<String, ServiceStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof_file: Option<ProofFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_snapshot: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_snapshot: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitEvidence {
+    pub commit: String,
+    pub commit_short: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    pub dirty: bool,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceStatus {
+    pub active: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofFile {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime_utc: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn kind_operation() -> Kind {
+    Kind::Operation
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operation {
+    #[serde(default = "kind_operation")]
+    pub record: Kind,
+    pub operation_id: RecordId,
+    pub operation_name: String,
+    pub objective: String,
+    pub risk_class: RiskClass,
+    pub blast_radius: String,
+    pub rollback_strategy: String,
+    pub allowed_paths: Vec<String>,
+    pub allowed_services: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<SignerName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<RecordId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<OutcomeKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_timestamp: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    #[serde(default)]
+    pub signoffs: Vec<Signoff>,
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub record: Kind,
+    pub outcome_id: RecordId,
+    pub operation_id: RecordId,
+    pub outcome: OutcomeKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_timestamp: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<RecordId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub signoffs: Vec<Signoff>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantScope {
+    pub risk_classes: Vec<RiskClass>,
+    pub paths: Vec<String>,
+    pub services: Vec<String>,
+    pub environments: Vec<String>,
+    #[serde(default)]
+    pub auto_rollback: bool,
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub record: Kind,
+    pub grant_id: RecordId,
+    pub grantee: SignerName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Timestamp>,
+    pub expires_at: Timestamp,
+    pub scope: GrantScope,
+    #[serde(default)]
+    pub break_glass: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub signoffs: Vec<Signoff>,
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub record: Kind,
+    pub revocation_id: RecordId,
+    /// A grant id, or a signer name (revokes every grant to that signer).
+    pub revokes: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub signoffs: Vec<Signoff>,
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Halt {
+    pub record: Kind,
+    pub halt_id: RecordId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub signoffs: Vec<Signoff>,
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resume {
+    pub record: Kind,
+    pub resume_id: RecordId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub signoffs: Vec<Signoff>,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub enum Record {
+    Operation(Operation),
+    Outcome(Outcome),
+    Grant(Grant),
+    Revocation(Revocation),
+    Halt(Halt),
+    Resume(Resume),
+}
+
+macro_rules! each {
+    ($self:expr, $r:ident => $e:expr) => {
+        match $self {
+            Record::Operation($r) => $e,
+            Record::Outcome($r) => $e,
+            Record::Grant($r) => $e,
+            Record::Revocation($r) => $e,
+            Record::Halt($r) => $e,
+            Record::Resume($r) => $e,
+        }
+    };
+}
+
+impl Record {
+    pub fn kind(&self) -> Kind {
+        each!(self, r => r.record)
+    }
+
+    pub fn id(&self) -> &RecordId {
+        match self {
+            Record::Operation(r) => &r.operation_id,
+            Record::Outcome(r) => &r.outcome_id,
+            Record::Grant(r) => &r.grant_id,
+            Record::Revocation(r) => &r.revocation_id,
+            Record::Halt(r) => &r.halt_id,
+            Record::Resume(r) => &r.resume_id,
+        }
+    }
+
+    pub fn signoffs(&self) -> &[Signoff] {
+        each!(self, r => &r.signoffs)
+    }
+
+    pub fn signoffs_mut(&mut self) -> &mut Vec<Signoff> {
+        each!(self, r => &mut r.signoffs)
+    }
+
+    pub fn as_operation(&self) -> Option<&Operation> {
+        match self {
+            Record::Operation(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// When the record says it was made, if it says.
+    pub fn created_at(&self) -> Option<Timestamp> {
+        each!(self, r => r.created_at)
+    }
+
+    /// The record as a JSON object, signoffs included.
+    pub fn to_json(&self) -> serde_json::Value {
+        each!(self, r => serde_json::to_value(r)).expect("records serialise to JSON")
+    }
+
+    /// The payload: every field but `signoffs`, with `record` always present.
+    pub fn payload_json(&self) -> serde_json::Value {
+        let mut v = self.to_json();
+        if let Some(obj) = v.as_object_mut() {
+            obj.remove("signoffs");
+        }
+        v
+    }
+
+    /// Hex SHA-256 of the payload's canonical JSON (DESIGN §2.2).
+    pub fn payload_sha256(&self) -> String {
+        canonical::sha256_hex(&self.payload_json())
+    }
+
+    /// The statement a signoff on this record signs.
+    pub fn statement<'a>(&'a self, digest: &'a str, s: &'a Signoff) -> Statement<'a> {
+        Statement {
+            ty: STATEMENT_TYPE,
+            record: self.id(),
+            payload_sha256: digest,
+            by: &s.by,
+            role: s.role,
+            at: s.at,
+            grant: s.grant.as_ref(),
+        }
+    }
+
+    /// Checks beyond the types: the id's kind and the mandatory declaration.
+    pub fn validate(&self) -> Result<(), Error> {
+        let id = self.id();
+        if id.kind() != self.kind().id_kind() {
+            return Err(Error::Schema(format!(
+                "{} must be a {}-... id, not {id}",
+                self.kind().id_field(),
+                self.kind().id_kind().prefix()
+            )));
+        }
+        match self {
+            Record::Operation(o) => {
+                for (field, value) in [
+                    ("operation_name", &o.operation_name),
+                    ("objective", &o.objective),
+                    ("blast_radius", &o.blast_radius),
+                    ("rollback_strategy", &o.rollback_strategy),
+                ] {
+                    if value.trim().is_empty() {
+                        return Err(Error::Schema(format!(
+                            "{id}: `{field}` is empty; the mandatory declaration needs all seven fields"
+                        )));
+                    }
+                }
+                if let (Some(c), Some(e)) = (o.created_at, o.expires_at)
+                    && e <= c
+                {
+                    return Err(Error::Schema(format!("{id}: expires_at is not after created_at")));
+                }
+                if o.outcome == Some(OutcomeKind::Rollback) && o.rollback_of.is_none() {
+                    return Err(Error::Schema(format!(
+                        "{id}: outcome ROLLBACK needs `rollback_of: <operation id>`"
+                    )));
+                }
+                check_op_ref(id, "rollback_of", o.rollback_of.as_ref())?;
+            }
+            Record::Outcome(o) => {
+                check_op_ref(id, "operation_id", Some(&o.operation_id))?;
+                check_op_ref(id, "rollback_of", o.rollback_of.as_ref())?;
+                if o.outcome == OutcomeKind::Rollback && o.rollback_of.is_none() {
+                    return Err(Error::Schema(format!(
+                        "{id}: outcome ROLLBACK needs `rollback_of: <operation id>`"
+                    )));
+                }
+            }
+            Record::Grant(g) => {
+                if let Some(nb) = g.not_before
+                    && g.expires_at <= nb
+                {
+                    return Err(Error::Schema(format!("{id}: expires_at is not after not_before")));
+                }
+                if g.scope.risk_classes.is_empty() {
+                    return Err(Error::Schema(format!("{id}: scope.risk_classes is empty")));
+                }
+            }
+            Record::Revocation(r) => {
+                if r.revokes.parse::<RecordId>().is_err() && SignerName::new(&r.revokes).is_err() {
+                    return Err(Error::Schema(format!(
+                        "{id}: `revokes` must be a grant id or a signer name, not {:?}",
+                        r.revokes
+                    )));
+                }
+            }
+            Record::Halt(_) | Record::Resume(_) => {}
+        }
+        for s in self.signoffs() {
+            if let Some(g) = &s.grant
+                && g.kind() != IdKind::Grant
+            {
+                return Err(Error::Schema(format!("{id}: signoff by {} names {g}, which is not a grant id", s.by)));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_op_ref(id: &RecordId, field: &str, r: Option<&RecordId>) -> Result<(), Error> {
+    match r {
+        Some(r) if r.kind() != IdKind::Operation => Err(Error::Schema(format!(
+            "{id}: `{field}` must name an operation (OPS-...), not {r}"
+        ))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,106 @@
+//! RFC 3339 UTC timestamps with a `Z` suffix and whole seconds: one string form, so that the signed
+//! bytes of a statement never depend on how a parser normalises a time.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Error;
+
+const FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    pub fn from_datetime(t: DateTime<Utc>) -> Self {
+        // Whole seconds only: the string form has no fraction.
+        Timestamp(DateTime::from_timestamp(t.timestamp(), 0).expect("a valid time stays valid"))
+    }
+
+    pub fn from_unix(secs: i64) -> Option<Self> {
+        DateTime::from_timestamp(secs, 0).map(Timestamp)
+    }
+
+    pub fn datetime(&self) -> DateTime<Utc> {
+        self.0
+    }
+
+    pub fn unix(&self) -> i64 {
+        self.0.timestamp()
+    }
+
+    pub fn plus_hours(&self, hours: i64) -> Self {
+        Timestamp(self.0 + chrono::Duration::hours(hours))
+    }
+
+    pub fn date(&self) -> chrono::NaiveDate {
+        self.0.date_naive()
+    }
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let naive = NaiveDateTime::parse_from_str(s, FORMAT).map_err(|e| {
+            Error::invalid("timestamp", s, format!("{e}; expected RFC 3339 UTC like 2026-01-27T06:15:30Z"))
+        })?;
+        let t = Timestamp(naive.and_utc());
+        if t.to_string() != s {
+            return Err(Error::invalid(
+                "timestamp",
+                s,
+                "expected RFC 3339 UTC with whole seconds and a Z, like 2026-01-27T06:15:30Z",
+            ));
+        }
+        Ok(t)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format(FORMAT))
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl From<Timestamp> for String {
+    fn from(t: Timestamp) -> String {
+        t.to_string()
+    }
+}
+
+impl TryFrom<String> for Timestamp {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        s.parse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_other_forms() {
+        let t: Timestamp = "2026-01-27T06:15:30Z".parse().unwrap();
+        assert_eq!(t.to_string(), "2026-01-27T06:15:30Z");
+        for bad in [
+            "2026-01-27T06:15:30+00:00",
+            "2026-01-27 06:15:30Z",
+            "2026-01-27T06:15:30.5Z",
+            "2026-1-27T06:15:30Z",
+            "2026-02-30T00:00:00Z",
+            "",
+        ] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad} accepted");
+        }
+    }
+}
