@@ -4,4 +4,6 @@
 //! `crypto` keys and signatures, `store` every file and git access, `verify` the checks (returning
 //! reports), `render` the text, JSON and YAML views.
 
+pub mod crypto;
 pub mod model;
+pub mod store;

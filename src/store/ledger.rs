@@ -1,0 +1,286 @@
+//! Ledger files: `ops/ledger/YYYY-MM.yaml`, each a YAML stream of records, oldest first.
+//!
+//! Writers take an exclusive lock in the git directory, re-read the file under the lock and
+//! replace it atomically, so concurrent writers are serialised and a crash leaves either the old
+//! file or the whole new one.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use super::fsutil::{FileLock, write_atomic};
+use super::{Error, Repo, Result};
+use crate::model::policy::LEDGER_DIR;
+use crate::model::yaml::{self, DocSpan};
+use crate::model::{IdKind, Record, RecordId};
+
+/// A value with the place it was read from.
+#[derive(Debug, Clone)]
+pub struct Located<T> {
+    /// Repository-relative path of the file.
+    pub file: String,
+    /// First line of the record's document (1-based).
+    pub line: u64,
+    pub value: T,
+}
+
+#[derive(Debug, Clone)]
+pub struct LedgerFile {
+    /// Repository-relative path, `ops/ledger/YYYY-MM.yaml`.
+    pub path: String,
+    /// `YYYY-MM`, from the file name.
+    pub month: String,
+    pub text: String,
+    pub records: Vec<(DocSpan, Record)>,
+}
+
+impl LedgerFile {
+    /// Parses the text of a ledger file; `path` is only used in messages and checks.
+    pub fn parse(path: &str, text: String) -> Result<LedgerFile> {
+        let month = month_of(path).ok_or_else(|| Error::Yaml {
+            path: path.to_string(),
+            source: yaml::YamlError {
+                line: None,
+                column: None,
+                message: "ledger files must be named ops/ledger/YYYY-MM.yaml".into(),
+            },
+        })?;
+        let records = yaml::parse_stream(&text).map_err(|source| Error::Yaml {
+            path: path.to_string(),
+            source,
+        })?;
+        for (span, r) in &records {
+            if r.id().month() != month {
+                return Err(Error::Yaml {
+                    path: path.to_string(),
+                    source: yaml::YamlError {
+                        line: Some(span.first_line),
+                        column: None,
+                        message: format!(
+                            "{} belongs in ops/ledger/{}.yaml, not in the file for {month}",
+                            r.id(),
+                            r.id().month()
+                        ),
+                    },
+                });
+            }
+        }
+        Ok(LedgerFile {
+            path: path.to_string(),
+            month,
+            text,
+            records,
+        })
+    }
+}
+
+/// `YYYY-MM` from `.../YYYY-MM.yaml`, if the name has that form.
+pub fn month_of(path: &str) -> Option<String> {
+    let name = path.rsplit('/').next()?;
+    let stem = name.strip_suffix(".yaml")?;
+    NaiveDate::parse_from_str(&format!("{stem}-01"), "%Y-%m-%d").ok()?;
+    (stem.len() == 7).then(|| stem.to_string())
+}
+
+pub fn month_path(month: &str) -> String {
+    format!("{LEDGER_DIR}/{month}.yaml")
+}
+
+/// Every record of a working tree's ledger.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pub files: Vec<LedgerFile>,
+}
+
+impl Ledger {
+    /// Reads every ledger file under `root`. Stops at the first file that does not parse.
+    pub fn load(root: &Path) -> Result<Ledger> {
+        let files = load_files(root)?.into_iter().collect::<Result<Vec<_>>>()?;
+        Ok(Ledger { files })
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = Located<&Record>> {
+        self.files.iter().flat_map(|f| {
+            f.records.iter().map(move |(span, r)| Located {
+                file: f.path.clone(),
+                line: span.first_line,
+                value: r,
+            })
+        })
+    }
+
+    pub fn find(&self, id: &RecordId) -> Option<Located<&Record>> {
+        let path = month_path(&id.month());
+        let f = self.files.iter().find(|f| f.path == path)?;
+        f.records.iter().find(|(_, r)| r.id() == id).map(|(span, r)| Located {
+            file: f.path.clone(),
+            line: span.first_line,
+            value: r,
+        })
+    }
+}
+
+/// The ledger files under `root` (a working tree), each parsed or with its error, sorted by
+/// name. Files in the ledger directory that are not `YYYY-MM.yaml` come back as errors.
+pub fn load_files(root: &Path) -> Result<Vec<Result<LedgerFile>>> {
+    let dir = root.join(LEDGER_DIR);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    let mut names = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| Error::io(&dir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue; // our own temporary files and editors' swap files
+        }
+        names.push(name);
+    }
+    names.sort();
+    Ok(names
+        .into_iter()
+        .map(|name| {
+            let rel = format!("{LEDGER_DIR}/{name}");
+            let path = dir.join(&name);
+            let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            if !meta.is_file() {
+                return Err(Error::Yaml {
+                    path: rel,
+                    source: yaml::YamlError {
+                        line: None,
+                        column: None,
+                        message: "not a regular file (symlinks and directories are refused in the ledger)".into(),
+                    },
+                });
+            }
+            let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            LedgerFile::parse(&rel, text)
+        })
+        .collect())
+}
+
+/// Holds the ledger lock; every write goes through it.
+pub struct LedgerWriter<'r> {
+    repo: &'r Repo,
+    root: PathBuf,
+    _lock: FileLock,
+}
+
+impl<'r> LedgerWriter<'r> {
+    /// Waits for the ledger lock of this working tree.
+    pub fn lock(repo: &'r Repo) -> Result<Self> {
+        let root = repo.workdir()?.to_path_buf();
+        let lock = FileLock::acquire(&repo.path_in_git_dir("git-ops/ledger.lock"))?;
+        Ok(LedgerWriter { repo, root, _lock: lock })
+    }
+
+    fn read_month(&self, month: &str) -> Result<Option<LedgerFile>> {
+        let rel = month_path(month);
+        let path = self.root.join(&rel);
+        match fs::read_to_string(&path) {
+            Ok(text) => LedgerFile::parse(&rel, text).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// The ledger as it is now, under the lock.
+    pub fn ledger(&self) -> Result<Ledger> {
+        Ledger::load(&self.root)
+    }
+
+    /// The next free id of `kind` on `date`: one more than the highest seen in this ledger, in
+    /// local `ops-*` tags and in the ledger files of remote-tracking branches (DESIGN §2.1).
+    pub fn next_id(&self, kind: IdKind, date: NaiveDate) -> Result<RecordId> {
+        let month = date.format("%Y-%m").to_string();
+        let mut seen: BTreeSet<RecordId> = BTreeSet::new();
+        if let Some(f) = self.read_month(&month)? {
+            seen.extend(f.records.iter().map(|(_, r)| *r.id()));
+        }
+        if kind == IdKind::Operation {
+            for t in super::tags::list_ops_tag_names(self.repo)? {
+                if let Ok(id) = RecordId::from_tag_name(&t) {
+                    seen.insert(id);
+                }
+            }
+        }
+        let rel = month_path(&month);
+        for commit in self.repo.remote_tracking_commits()? {
+            if let Some(bytes) = self.repo.blob_at(commit, &rel)? {
+                // A remote file we cannot parse still must not make us reuse its ids: take the
+                // ids we can see in its text.
+                let text = String::from_utf8_lossy(&bytes);
+                seen.extend(ids_in_text(&text));
+            }
+        }
+        let max = seen
+            .iter()
+            .filter(|id| id.kind() == kind && id.date() == date)
+            .map(|id| id.seq())
+            .max()
+            .unwrap_or(0);
+        RecordId::new(kind, date, max + 1).map_err(|_| Error::Usage(format!("no free {} id left on {date}", kind.prefix())))
+    }
+
+    /// Appends `record` at the end of its month file.
+    pub fn append(&self, record: &Record) -> Result<String> {
+        let month = record.id().month();
+        let rel = month_path(&month);
+        let existing = self.read_month(&month)?;
+        if let Some(f) = &existing
+            && f.records.iter().any(|(_, r)| r.id() == record.id())
+        {
+            return Err(Error::Usage(format!("{} is already in {rel}", record.id())));
+        }
+        let mut text = existing.map(|f| f.text).unwrap_or_default();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&yaml::render_record(record));
+        // Never write what we could not read back.
+        LedgerFile::parse(&rel, text.clone())?;
+        write_atomic(&self.root.join(&rel), text.as_bytes(), None)?;
+        Ok(rel)
+    }
+
+    /// Replaces the document of record `id` with `f` applied to it; the rest of the file keeps
+    /// its bytes. The payload must not change: only signoffs may be added.
+    pub fn update(&self, id: &RecordId, f: impl FnOnce(&mut Record) -> Result<()>) -> Result<Record> {
+        let month = id.month();
+        let rel = month_path(&month);
+        let file = self
+            .read_month(&month)?
+            .ok_or_else(|| Error::Usage(format!("no record {id}: {rel} does not exist")))?;
+        let (span, old) = file
+            .records
+            .iter()
+            .find(|(_, r)| r.id() == id)
+            .ok_or_else(|| Error::Usage(format!("no record {id} in {rel}")))?;
+        let mut new = old.clone();
+        f(&mut new)?;
+        if new.payload_sha256() != old.payload_sha256() {
+            return Err(Error::Usage(format!("refusing to change the payload of {id}: records are immutable")));
+        }
+        let mut text = String::with_capacity(file.text.len() + 1024);
+        text.push_str(&file.text[..span.bytes.start]);
+        text.push_str(&yaml::render_record(&new));
+        text.push_str(&file.text[span.bytes.end..]);
+        LedgerFile::parse(&rel, text.clone())?;
+        write_atomic(&self.root.join(&rel), text.as_bytes(), None)?;
+        Ok(new)
+    }
+}
+
+/// Record ids that appear as values in a ledger text, parsed or not.
+fn ids_in_text(text: &str) -> Vec<RecordId> {
+    text.lines()
+        .filter_map(|l| {
+            let (_, v) = l.split_once(':')?;
+            v.trim().trim_matches(['"', '\'']).parse().ok()
+        })
+        .collect()
+}

@@ -1,0 +1,53 @@
+//! Every file and git access: the repository, ledger files (locked, atomic appends), the policy,
+//! key files and tags. Nothing outside this module imports gix or writes files.
+
+pub mod fsutil;
+pub mod keys;
+pub mod ledger;
+pub mod repo;
+pub mod tags;
+
+pub use ledger::{Ledger, LedgerFile, Located};
+pub use repo::Repo;
+
+use std::path::{Path, PathBuf};
+
+use crate::model::yaml::YamlError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not inside a git repository: {0}")]
+    NoRepo(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Yaml { path: String, source: YamlError },
+    #[error("git: {0}")]
+    Git(String),
+    /// A key that cannot be used: missing, readable by others, wrong type, wrong passphrase.
+    #[error("{0}")]
+    Key(String),
+    /// Something the user named (a record, a tag) is not there, or is there already.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::Error),
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    pub fn git(context: &str, e: impl std::fmt::Display) -> Self {
+        Error::Git(format!("{context}: {e}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
