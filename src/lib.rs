@@ -6,4 +6,6 @@
 
 pub mod crypto;
 pub mod model;
+pub mod render;
 pub mod store;
+pub mod verify;

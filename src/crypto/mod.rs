@@ -42,7 +42,9 @@ pub struct Keypair {
 
 impl fmt::Debug for Keypair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Keypair").field("public", &self.public.fingerprint()).finish_non_exhaustive()
+        f.debug_struct("Keypair")
+            .field("public", &self.public.fingerprint())
+            .finish_non_exhaustive()
     }
 }
 
@@ -60,13 +62,15 @@ impl Keypair {
         text: &[u8],
         passphrase: impl FnOnce() -> Result<Zeroizing<String>, String>,
     ) -> Result<Self, Error> {
-        let key = PrivateKey::from_openssh(text).map_err(|e| Error::BadPrivateKey(e.to_string()))?;
+        let key =
+            PrivateKey::from_openssh(text).map_err(|e| Error::BadPrivateKey(e.to_string()))?;
         if key.algorithm() != Algorithm::Ed25519 {
             return Err(Error::WrongAlgorithm(key.algorithm().to_string()));
         }
         let key = if key.is_encrypted() {
             let pass = passphrase().map_err(Error::BadPrivateKey)?;
-            key.decrypt(pass.as_bytes()).map_err(|_| Error::WrongPassphrase)?
+            key.decrypt(pass.as_bytes())
+                .map_err(|_| Error::WrongPassphrase)?
         } else {
             key
         };
@@ -100,7 +104,8 @@ impl Keypair {
                 .map_err(|e| Error::Sign(e.to_string()))?,
             None => self.private.clone(),
         };
-        key.to_openssh(LineEnding::LF).map_err(|e| Error::Sign(e.to_string()))
+        key.to_openssh(LineEnding::LF)
+            .map_err(|e| Error::Sign(e.to_string()))
     }
 
     /// An armored SSHSIG over `msg` in `namespace` (SHA-512, as ssh-keygen makes them).
@@ -109,14 +114,21 @@ impl Keypair {
             .private
             .sign(namespace, HashAlg::Sha512, msg)
             .map_err(|e| Error::Sign(e.to_string()))?;
-        let pem = sig.to_pem(LineEnding::LF).map_err(|e| Error::Sign(e.to_string()))?;
+        let pem = sig
+            .to_pem(LineEnding::LF)
+            .map_err(|e| Error::Sign(e.to_string()))?;
         ArmoredSig::new(&pem).map_err(|e| Error::Sign(e.to_string()))
     }
 }
 
 /// Verifies an armored SSHSIG over `msg` by `key` in `namespace`, with strict ed25519
 /// (`verify_strict`: no small-order keys, no malleable signatures).
-pub fn verify(key: &PublicKeyLine, namespace: &str, msg: &[u8], armored: &str) -> Result<(), Error> {
+pub fn verify(
+    key: &PublicKeyLine,
+    namespace: &str,
+    msg: &[u8],
+    armored: &str,
+) -> Result<(), Error> {
     let sig = SshSig::from_pem(armored.trim()).map_err(|e| Error::Malformed(e.to_string()))?;
     if sig.public_key() != key.key().key_data() {
         let found = ssh_key::PublicKey::from(sig.public_key().clone())
@@ -136,19 +148,54 @@ pub fn verify(key: &PublicKeyLine, namespace: &str, msg: &[u8], armored: &str) -
     if sig.algorithm() != Algorithm::Ed25519 || !sig.reserved().is_empty() {
         return Err(Error::Malformed("not a plain ssh-ed25519 signature".into()));
     }
-    let signed = SshSig::signed_data(namespace, sig.hash_alg(), msg).map_err(|e| Error::Malformed(e.to_string()))?;
+    let signed = SshSig::signed_data(namespace, sig.hash_alg(), msg)
+        .map_err(|e| Error::Malformed(e.to_string()))?;
     let vk = VerifyingKey::from_bytes(&key.ed25519_bytes()).map_err(|_| Error::BadSignature)?;
     let raw: [u8; 64] = sig
         .signature_bytes()
         .try_into()
         .map_err(|_| Error::Malformed("ed25519 signature is not 64 bytes".into()))?;
-    vk.verify_strict(&signed, &Signature::from_bytes(&raw)).map_err(|_| Error::BadSignature)
+    vk.verify_strict(&signed, &Signature::from_bytes(&raw))
+        .map_err(|_| Error::BadSignature)
 }
 
 /// git's `gpg.ssh.allowedSignersFile` format: one line per signer, limited to the namespaces git
 /// and git-ops use.
 pub fn allowed_signers_line(name: &str, key: &PublicKeyLine) -> String {
-    format!("{name} namespaces=\"{NAMESPACE_GIT},{NAMESPACE_LEDGER}\" {}", key.without_comment())
+    format!(
+        "{name} namespaces=\"{NAMESPACE_GIT},{NAMESPACE_LEDGER}\" {}",
+        key.without_comment()
+    )
+}
+
+/// Signs `record` as `by` in `role` at `at` (optionally under `grant`): the signoff to append.
+pub fn signoff(
+    record: &crate::model::Record,
+    key: &Keypair,
+    by: &crate::model::SignerName,
+    role: crate::model::Role,
+    at: crate::model::Timestamp,
+    grant: Option<crate::model::RecordId>,
+) -> Result<crate::model::Signoff, Error> {
+    let digest = record.payload_sha256();
+    let statement = crate::model::record::Statement {
+        ty: crate::model::record::STATEMENT_TYPE,
+        record: record.id(),
+        payload_sha256: &digest,
+        by,
+        role,
+        at,
+        grant: grant.as_ref(),
+    };
+    let sig = key.sign(NAMESPACE_LEDGER, &statement.to_bytes())?;
+    Ok(crate::model::Signoff {
+        by: by.clone(),
+        role,
+        at,
+        key: key.fingerprint(),
+        grant,
+        sig,
+    })
 }
 
 #[cfg(test)]
@@ -179,7 +226,10 @@ mod tests {
     fn encrypted_keys_need_the_passphrase() {
         let k = Keypair::generate("t").unwrap();
         let text = k.to_openssh(Some("correct horse")).unwrap();
-        let back = Keypair::from_openssh(text.as_bytes(), || Ok(Zeroizing::new("correct horse".into()))).unwrap();
+        let back = Keypair::from_openssh(text.as_bytes(), || {
+            Ok(Zeroizing::new("correct horse".into()))
+        })
+        .unwrap();
         assert_eq!(back.public(), k.public());
         assert!(matches!(
             Keypair::from_openssh(text.as_bytes(), || Ok(Zeroizing::new("wrong".into()))),

@@ -51,7 +51,10 @@ impl Glob {
         if parts.len() == 1 && !s.trim_end_matches('/').contains('/') && parts[0] != "**" {
             parts.insert(0, "**".into());
         }
-        Ok(Glob { text: s.to_string(), parts })
+        Ok(Glob {
+            text: s.to_string(),
+            parts,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -86,7 +89,9 @@ fn match_parts(pat: &[String], path: &[&str]) -> bool {
             (0..=path.len()).any(|skip| match_parts(rest, &path[skip..]))
         }
         Some((first, rest)) => match path.split_first() {
-            Some((c, more)) => match_component(first.as_bytes(), c.as_bytes()) && match_parts(rest, more),
+            Some((c, more)) => {
+                match_component(first.as_bytes(), c.as_bytes()) && match_parts(rest, more)
+            }
             None => false,
         },
     }
@@ -161,7 +166,10 @@ mod tests {
         assert!(!m("ops/**", "opsx/a"));
         assert!(m("deploy/", "deploy/k8s/app.yaml"));
         assert!(m("deploy", "deploy/k8s/app.yaml"));
-        assert!(m("deploy", "x/deploy/app.yaml"), "a bare name matches at any depth");
+        assert!(
+            m("deploy", "x/deploy/app.yaml"),
+            "a bare name matches at any depth"
+        );
         assert!(!m("/deploy", "x/deploy/app.yaml"));
         assert!(m("*.md", "docs/governance/a.md"));
         assert!(m("docs/*.md", "docs/a.md"));

@@ -57,7 +57,11 @@ pub const MAX_SEQ: u32 = 99_999;
 impl RecordId {
     pub fn new(kind: IdKind, date: NaiveDate, seq: u32) -> Result<Self, Error> {
         if seq == 0 || seq > MAX_SEQ {
-            return Err(Error::invalid("record id sequence", seq.to_string(), "must be 1..=99999"));
+            return Err(Error::invalid(
+                "record id sequence",
+                seq.to_string(),
+                "must be 1..=99999",
+            ));
         }
         Ok(RecordId { kind, date, seq })
     }
@@ -86,7 +90,11 @@ impl RecordId {
     pub fn from_tag_name(name: &str) -> Result<Self, Error> {
         let id: RecordId = name.to_ascii_uppercase().parse()?;
         if id.kind != IdKind::Operation || id.tag_name() != name {
-            return Err(Error::invalid("tag name", name, "expected ops-YYYY-MM-DD-NNN"));
+            return Err(Error::invalid(
+                "tag name",
+                name,
+                "expected ops-YYYY-MM-DD-NNN",
+            ));
         }
         Ok(id)
     }
@@ -98,22 +106,28 @@ impl std::str::FromStr for RecordId {
         let bad = |why: &str| Error::invalid("record id", s, why.to_string());
         let mut parts = s.splitn(2, '-');
         let prefix = parts.next().unwrap_or_default();
-        let rest = parts.next().ok_or_else(|| bad("expected PREFIX-YYYY-MM-DD-NNN"))?;
+        let rest = parts
+            .next()
+            .ok_or_else(|| bad("expected PREFIX-YYYY-MM-DD-NNN"))?;
         let kind = IdKind::from_prefix(prefix)
             .ok_or_else(|| bad("unknown prefix; expected OPS, OUT, GRANT, REV, HALT or RESUME"))?;
         if rest.len() < 14 || rest.as_bytes()[10] != b'-' {
             return Err(bad("expected PREFIX-YYYY-MM-DD-NNN"));
         }
-        let date = NaiveDate::parse_from_str(&rest[..10], "%Y-%m-%d").map_err(|_| bad("invalid date"))?;
+        let date =
+            NaiveDate::parse_from_str(&rest[..10], "%Y-%m-%d").map_err(|_| bad("invalid date"))?;
         let num = &rest[11..];
         if !num.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("the sequence number must be digits"));
         }
         let seq: u32 = num.parse().map_err(|_| bad("sequence number too large"))?;
-        let id = RecordId::new(kind, date, seq).map_err(|_| bad("sequence number must be 1..=99999"))?;
+        let id =
+            RecordId::new(kind, date, seq).map_err(|_| bad("sequence number must be 1..=99999"))?;
         // One string form only: `OPS-2026-01-27-7` and `OPS-2026-01-27-0007` are refused.
         if id.to_string() != s {
-            return Err(bad("the sequence number must have three digits (or more, without leading zeros, above 999)"));
+            return Err(bad(
+                "the sequence number must have three digits (or more, without leading zeros, above 999)",
+            ));
         }
         Ok(id)
     }
@@ -121,7 +135,13 @@ impl std::str::FromStr for RecordId {
 
 impl fmt::Display for RecordId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}-{:03}", self.kind.prefix(), self.date.format("%Y-%m-%d"), self.seq)
+        write!(
+            f,
+            "{}-{}-{:03}",
+            self.kind.prefix(),
+            self.date.format("%Y-%m-%d"),
+            self.seq
+        )
     }
 }
 

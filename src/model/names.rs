@@ -49,7 +49,11 @@ impl SignerName {
     pub fn new(s: &str) -> Result<Self, Error> {
         let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
         if s.is_empty() || s.len() > 64 {
-            return Err(Error::invalid("signer name", s, "must be 1 to 64 characters"));
+            return Err(Error::invalid(
+                "signer name",
+                s,
+                "must be 1 to 64 characters",
+            ));
         }
         if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) || !s.chars().all(ok_char) {
             return Err(Error::invalid(
@@ -74,12 +78,22 @@ pub struct Fingerprint(String);
 impl Fingerprint {
     pub fn new(s: &str) -> Result<Self, Error> {
         let b64 = s.strip_prefix("SHA256:").ok_or_else(|| {
-            Error::invalid("key fingerprint", s, "expected SHA256:<43 base64 characters>")
+            Error::invalid(
+                "key fingerprint",
+                s,
+                "expected SHA256:<43 base64 characters>",
+            )
         })?;
         let ok = b64.len() == 43
-            && b64.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+            && b64
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
         if !ok {
-            return Err(Error::invalid("key fingerprint", s, "expected SHA256:<43 base64 characters>"));
+            return Err(Error::invalid(
+                "key fingerprint",
+                s,
+                "expected SHA256:<43 base64 characters>",
+            ));
         }
         Ok(Fingerprint(s.to_string()))
     }
@@ -100,16 +114,23 @@ pub struct PublicKeyLine {
 impl PublicKeyLine {
     pub fn new(s: &str) -> Result<Self, Error> {
         let s = s.trim();
-        let key = ssh_key::PublicKey::from_openssh(s)
-            .map_err(|e| Error::invalid("public key", s, format!("not an OpenSSH public key ({e})")))?;
+        let key = ssh_key::PublicKey::from_openssh(s).map_err(|e| {
+            Error::invalid("public key", s, format!("not an OpenSSH public key ({e})"))
+        })?;
         if key.algorithm() != ssh_key::Algorithm::Ed25519 {
             return Err(Error::invalid(
                 "public key",
                 s,
-                format!("{} keys are not accepted; git-ops uses ssh-ed25519 keys only", key.algorithm()),
+                format!(
+                    "{} keys are not accepted; git-ops uses ssh-ed25519 keys only",
+                    key.algorithm()
+                ),
             ));
         }
-        Ok(PublicKeyLine { text: s.to_string(), key })
+        Ok(PublicKeyLine {
+            text: s.to_string(),
+            key,
+        })
     }
 
     pub fn from_key(key: &ssh_key::PublicKey) -> Result<Self, Error> {
@@ -172,11 +193,16 @@ impl ArmoredSig {
             && t.ends_with(SIG_END)
             && t.len() < 4096
             && t.lines().skip(1).take_while(|l| *l != SIG_END).all(|l| {
-                l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+                l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
             });
         if !ok {
             let head: String = t.chars().take(40).collect();
-            return Err(Error::invalid("signature", head, "expected an armored SSH signature"));
+            return Err(Error::invalid(
+                "signature",
+                head,
+                "expected an armored SSH signature",
+            ));
         }
         // One form: the armor lines and a final newline, which keeps YAML `|` blocks tidy.
         Ok(ArmoredSig(format!("{t}\n")))
@@ -196,7 +222,16 @@ mod tests {
         for ok in ["alice", "deploy-bot", "a.b_c@example.org", "x1"] {
             SignerName::new(ok).unwrap();
         }
-        for bad in ["", "-x", "a b", "a,b", "a*", "\"a\"", "ali\u{e7}e", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "-x",
+            "a b",
+            "a,b",
+            "a*",
+            "\"a\"",
+            "ali\u{e7}e",
+            &"a".repeat(65),
+        ] {
             assert!(SignerName::new(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -48,13 +48,16 @@ impl fmt::Display for RiskClass {
 impl std::str::FromStr for RiskClass {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        RiskClass::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            Error::invalid(
-                "risk class",
-                s,
-                "expected READ_ONLY, LOW_RISK_CONFIG, SERVICE_RESTART or FILESYSTEM_WRITE",
-            )
-        })
+        RiskClass::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "risk class",
+                    s,
+                    "expected READ_ONLY, LOW_RISK_CONFIG, SERVICE_RESTART or FILESYSTEM_WRITE",
+                )
+            })
     }
 }
 
@@ -238,7 +241,9 @@ impl Policy {
             return Err(Error::Schema("a rule has an empty `paths` list".into()));
         }
         if self.operations.default_window_hours == 0 {
-            return Err(Error::Schema("operations.default_window_hours must be at least 1".into()));
+            return Err(Error::Schema(
+                "operations.default_window_hours must be at least 1".into(),
+            ));
         }
         Ok(())
     }

@@ -9,7 +9,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ArmoredSig, Error, Fingerprint, IdKind, RecordId, RiskClass, SignerName, Timestamp, canonical};
+use super::{
+    ArmoredSig, Error, Fingerprint, IdKind, RecordId, RiskClass, SignerName, Timestamp, canonical,
+};
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -126,7 +128,11 @@ impl std::str::FromStr for OutcomeKind {
             "SUCCESS" => Ok(OutcomeKind::Success),
             "PARTIAL" => Ok(OutcomeKind::Partial),
             "ROLLBACK" => Ok(OutcomeKind::Rollback),
-            _ => Err(Error::invalid("outcome", s, "expected SUCCESS, PARTIAL or ROLLBACK")),
+            _ => Err(Error::invalid(
+                "outcome",
+                s,
+                "expected SUCCESS, PARTIAL or ROLLBACK",
+            )),
         }
     }
 }
@@ -361,6 +367,7 @@ pub struct Resume {
 }
 
 #[derive(Clone, PartialEq, Debug)]
+#[allow(clippy::large_enum_variant)] // records are few and short-lived; boxing would only add noise
 pub enum Record {
     Operation(Operation),
     Outcome(Outcome),
@@ -478,7 +485,9 @@ impl Record {
                 if let (Some(c), Some(e)) = (o.created_at, o.expires_at)
                     && e <= c
                 {
-                    return Err(Error::Schema(format!("{id}: expires_at is not after created_at")));
+                    return Err(Error::Schema(format!(
+                        "{id}: expires_at is not after created_at"
+                    )));
                 }
                 if o.outcome == Some(OutcomeKind::Rollback) && o.rollback_of.is_none() {
                     return Err(Error::Schema(format!(
@@ -500,7 +509,9 @@ impl Record {
                 if let Some(nb) = g.not_before
                     && g.expires_at <= nb
                 {
-                    return Err(Error::Schema(format!("{id}: expires_at is not after not_before")));
+                    return Err(Error::Schema(format!(
+                        "{id}: expires_at is not after not_before"
+                    )));
                 }
                 if g.scope.risk_classes.is_empty() {
                     return Err(Error::Schema(format!("{id}: scope.risk_classes is empty")));
@@ -520,7 +531,10 @@ impl Record {
             if let Some(g) = &s.grant
                 && g.kind() != IdKind::Grant
             {
-                return Err(Error::Schema(format!("{id}: signoff by {} names {g}, which is not a grant id", s.by)));
+                return Err(Error::Schema(format!(
+                    "{id}: signoff by {} names {g}, which is not a grant id",
+                    s.by
+                )));
             }
         }
         Ok(())

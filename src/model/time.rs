@@ -45,7 +45,11 @@ impl std::str::FromStr for Timestamp {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         let naive = NaiveDateTime::parse_from_str(s, FORMAT).map_err(|e| {
-            Error::invalid("timestamp", s, format!("{e}; expected RFC 3339 UTC like 2026-01-27T06:15:30Z"))
+            Error::invalid(
+                "timestamp",
+                s,
+                format!("{e}; expected RFC 3339 UTC like 2026-01-27T06:15:30Z"),
+            )
         })?;
         let t = Timestamp(naive.and_utc());
         if t.to_string() != s {

@@ -67,7 +67,8 @@ fn parse<T: DeserializeOwned>(text: &str, first_line: u64) -> Result<T, YamlErro
             message = rest.to_string();
         }
         if let Some(l) = loc
-            && let Some(rest) = message.strip_prefix(&format!("line {} column {}: ", l.line(), l.column()))
+            && let Some(rest) =
+                message.strip_prefix(&format!("line {} column {}: ", l.line(), l.column()))
         {
             message = rest.to_string();
         }
@@ -111,8 +112,7 @@ pub fn split_documents(text: &str) -> Vec<DocSpan> {
     let mut start = 0usize;
     let mut start_line = 1u64;
     let mut offset = 0usize;
-    let mut line_no = 1u64;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (1u64..).zip(text.split_inclusive('\n')) {
         if is_marker(line) && offset > start {
             if has_content(&text[start..offset]) {
                 spans.push(DocSpan {
@@ -124,7 +124,6 @@ pub fn split_documents(text: &str) -> Vec<DocSpan> {
             start_line = line_no;
         }
         offset += line.len();
-        line_no += 1;
     }
     if has_content(&text[start..]) {
         spans.push(DocSpan {
@@ -237,7 +236,10 @@ mod tests {
 
     #[test]
     fn splits_streams_and_keeps_line_numbers() {
-        let text = format!("# header comment\n---\n{OP}---\n{}", OP.replace("011", "012"));
+        let text = format!(
+            "# header comment\n---\n{OP}---\n{}",
+            OP.replace("011", "012")
+        );
         let docs = parse_stream(&text).unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].0.first_line, 2);
@@ -261,11 +263,26 @@ mod tests {
     #[test]
     fn refuses_duplicates_unknown_kinds_and_missing_fields() {
         let dup = format!("{OP}objective: again\n");
-        assert!(parse_record(&dup, 1).unwrap_err().message.contains("duplicate"));
+        assert!(
+            parse_record(&dup, 1)
+                .unwrap_err()
+                .message
+                .contains("duplicate")
+        );
         let unknown = format!("record: wizard\n{OP}");
-        assert!(parse_record(&unknown, 1).unwrap_err().message.contains("unknown record kind"));
+        assert!(
+            parse_record(&unknown, 1)
+                .unwrap_err()
+                .message
+                .contains("unknown record kind")
+        );
         let missing = OP.replace("blast_radius: b\n", "");
-        assert!(parse_record(&missing, 1).unwrap_err().message.contains("blast_radius"));
+        assert!(
+            parse_record(&missing, 1)
+                .unwrap_err()
+                .message
+                .contains("blast_radius")
+        );
     }
 
     #[test]

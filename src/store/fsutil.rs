@@ -9,7 +9,10 @@ use super::{Error, Result};
 
 /// Replaces `path` with `bytes` atomically. `mode` applies to a new file (0o600 for keys).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".git-ops-tmp-")
@@ -17,13 +20,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
         .map_err(|e| Error::io(dir, e))?;
     if let Some(mode) = mode {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).map_err(|e| Error::io(tmp.path(), e))?;
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(tmp.path(), e))?;
     } else if let Ok(meta) = fs::metadata(path) {
         // Keep the mode of the file being replaced.
-        fs::set_permissions(tmp.path(), meta.permissions()).map_err(|e| Error::io(tmp.path(), e))?;
+        fs::set_permissions(tmp.path(), meta.permissions())
+            .map_err(|e| Error::io(tmp.path(), e))?;
     } else {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644)).map_err(|e| Error::io(tmp.path(), e))?;
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(tmp.path(), e))?;
     }
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;

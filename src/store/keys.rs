@@ -61,7 +61,9 @@ pub fn find_key(repo: Option<&Repo>, explicit: Option<&Path>) -> Result<(PathBuf
     {
         return Ok((path, KeySource::GitSigningKey));
     }
-    let dir = default_key_dir().ok_or_else(|| Error::Key("no HOME, so no default key directory; set GIT_OPS_KEY".into()))?;
+    let dir = default_key_dir().ok_or_else(|| {
+        Error::Key("no HOME, so no default key directory; set GIT_OPS_KEY".into())
+    })?;
     let path = dir.join("default");
     if path.exists() {
         return Ok((path, KeySource::Default));
@@ -100,11 +102,16 @@ fn signing_key_path(value: &str) -> Option<PathBuf> {
 /// Refuses key files that group or others can read, as ssh does.
 pub fn check_private_permissions(path: &Path) -> Result<()> {
     let meta = fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::Key(format!("key file {} does not exist", path.display())),
+        std::io::ErrorKind::NotFound => {
+            Error::Key(format!("key file {} does not exist", path.display()))
+        }
         _ => Error::io(path, e),
     })?;
     if !meta.is_file() {
-        return Err(Error::Key(format!("key file {} is not a regular file", path.display())));
+        return Err(Error::Key(format!(
+            "key file {} is not a regular file",
+            path.display()
+        )));
     }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -124,7 +131,8 @@ pub fn load_keypair(
 ) -> Result<Keypair> {
     check_private_permissions(path)?;
     let bytes = Zeroizing::new(fs::read(path).map_err(|e| Error::io(path, e))?);
-    Keypair::from_openssh(&bytes, passphrase).map_err(|e| Error::Key(format!("{}: {e}", path.display())))
+    Keypair::from_openssh(&bytes, passphrase)
+        .map_err(|e| Error::Key(format!("{}: {e}", path.display())))
 }
 
 /// Writes `key` to `path` (0600) and `path.pub` (0644). Refuses to overwrite either.
@@ -132,7 +140,10 @@ pub fn write_keypair(path: &Path, key: &Keypair, passphrase: Option<&str>) -> Re
     let pub_path = PathBuf::from(format!("{}.pub", path.display()));
     for p in [path, pub_path.as_path()] {
         if p.exists() {
-            return Err(Error::Usage(format!("{} exists already; not overwriting a key", p.display())));
+            return Err(Error::Usage(format!(
+                "{} exists already; not overwriting a key",
+                p.display()
+            )));
         }
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

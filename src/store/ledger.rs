@@ -114,11 +114,14 @@ impl Ledger {
     pub fn find(&self, id: &RecordId) -> Option<Located<&Record>> {
         let path = month_path(&id.month());
         let f = self.files.iter().find(|f| f.path == path)?;
-        f.records.iter().find(|(_, r)| r.id() == id).map(|(span, r)| Located {
-            file: f.path.clone(),
-            line: span.first_line,
-            value: r,
-        })
+        f.records
+            .iter()
+            .find(|(_, r)| r.id() == id)
+            .map(|(span, r)| Located {
+                file: f.path.clone(),
+                line: span.first_line,
+                value: r,
+            })
     }
 }
 
@@ -175,7 +178,11 @@ impl<'r> LedgerWriter<'r> {
     pub fn lock(repo: &'r Repo) -> Result<Self> {
         let root = repo.workdir()?.to_path_buf();
         let lock = FileLock::acquire(&repo.path_in_git_dir("git-ops/ledger.lock"))?;
-        Ok(LedgerWriter { repo, root, _lock: lock })
+        Ok(LedgerWriter {
+            repo,
+            root,
+            _lock: lock,
+        })
     }
 
     fn read_month(&self, month: &str) -> Result<Option<LedgerFile>> {
@@ -223,7 +230,8 @@ impl<'r> LedgerWriter<'r> {
             .map(|id| id.seq())
             .max()
             .unwrap_or(0);
-        RecordId::new(kind, date, max + 1).map_err(|_| Error::Usage(format!("no free {} id left on {date}", kind.prefix())))
+        RecordId::new(kind, date, max + 1)
+            .map_err(|_| Error::Usage(format!("no free {} id left on {date}", kind.prefix())))
     }
 
     /// Appends `record` at the end of its month file.
@@ -249,7 +257,11 @@ impl<'r> LedgerWriter<'r> {
 
     /// Replaces the document of record `id` with `f` applied to it; the rest of the file keeps
     /// its bytes. The payload must not change: only signoffs may be added.
-    pub fn update(&self, id: &RecordId, f: impl FnOnce(&mut Record) -> Result<()>) -> Result<Record> {
+    pub fn update(
+        &self,
+        id: &RecordId,
+        f: impl FnOnce(&mut Record) -> Result<()>,
+    ) -> Result<Record> {
         let month = id.month();
         let rel = month_path(&month);
         let file = self
@@ -263,7 +275,9 @@ impl<'r> LedgerWriter<'r> {
         let mut new = old.clone();
         f(&mut new)?;
         if new.payload_sha256() != old.payload_sha256() {
-            return Err(Error::Usage(format!("refusing to change the payload of {id}: records are immutable")));
+            return Err(Error::Usage(format!(
+                "refusing to change the payload of {id}: records are immutable"
+            )));
         }
         let mut text = String::with_capacity(file.text.len() + 1024);
         text.push_str(&file.text[..span.bytes.start]);

@@ -14,7 +14,8 @@ pub struct Repo {
 impl Repo {
     /// Finds the repository containing `dir`, as git would (GIT_DIR, GIT_WORK_TREE, worktrees).
     pub fn discover(dir: &Path) -> Result<Repo> {
-        let git = gix::discover_with_environment_overrides(dir).map_err(|e| Error::NoRepo(format!("{}: {e}", dir.display())))?;
+        let git = gix::discover_with_environment_overrides(dir)
+            .map_err(|e| Error::NoRepo(format!("{}: {e}", dir.display())))?;
         Ok(Repo { git })
     }
 
@@ -45,7 +46,10 @@ impl Repo {
         if head.is_unborn() {
             return Ok(None);
         }
-        let id = self.git.head_id().map_err(|e| Error::git("resolving HEAD", e))?;
+        let id = self
+            .git
+            .head_id()
+            .map_err(|e| Error::git("resolving HEAD", e))?;
         Ok(Some(id.detach()))
     }
 
@@ -59,14 +63,23 @@ impl Repo {
     }
 
     pub fn config_string(&self, key: &str) -> Option<String> {
-        self.git.config_snapshot().string(key).map(|s| s.to_string())
+        self.git
+            .config_snapshot()
+            .string(key)
+            .map(|s| s.to_string())
     }
 
     /// The bytes of `path` in `commit`'s tree, or None if it has no such file.
     pub fn blob_at(&self, commit: ObjectId, path: &str) -> Result<Option<Vec<u8>>> {
-        let commit = self.git.find_commit(commit).map_err(|e| Error::git("reading commit", e))?;
+        let commit = self
+            .git
+            .find_commit(commit)
+            .map_err(|e| Error::git("reading commit", e))?;
         let tree = commit.tree().map_err(|e| Error::git("reading tree", e))?;
-        let Some(entry) = tree.lookup_entry_by_path(path).map_err(|e| Error::git("looking up path", e))? else {
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .map_err(|e| Error::git("looking up path", e))?
+        else {
             return Ok(None);
         };
         if !entry.mode().is_blob() {
@@ -78,8 +91,13 @@ impl Repo {
 
     /// The commits of every remote-tracking branch (`refs/remotes/*`), for id allocation.
     pub fn remote_tracking_commits(&self) -> Result<Vec<ObjectId>> {
-        let refs = self.git.references().map_err(|e| Error::git("listing references", e))?;
-        let iter = refs.remote_branches().map_err(|e| Error::git("listing remote branches", e))?;
+        let refs = self
+            .git
+            .references()
+            .map_err(|e| Error::git("listing references", e))?;
+        let iter = refs
+            .remote_branches()
+            .map_err(|e| Error::git("listing remote branches", e))?;
         let mut out = Vec::new();
         for r in iter {
             let mut r = r.map_err(|e| Error::git("reading reference", e))?;
@@ -103,11 +121,33 @@ impl Repo {
             .git
             .find_reference(rev)
             .map_err(|e| Error::Usage(format!("unknown revision {rev:?}: {e}")))?;
-        let c = r.peel_to_commit().map_err(|e| Error::Usage(format!("{rev:?} is not a commit: {e}")))?;
+        let c = r
+            .peel_to_commit()
+            .map_err(|e| Error::Usage(format!("{rev:?} is not a commit: {e}")))?;
         Ok(c.id)
     }
 
     pub fn path_in_git_dir(&self, rel: &str) -> PathBuf {
         self.git_dir().join(rel)
+    }
+}
+
+impl Repo {
+    /// Sets a key in the repository's own config (`git config --local`), with the git binary so
+    /// that git's locking and file format are respected.
+    pub fn set_local_config(&self, key: &str, value: &str) -> Result<()> {
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(self.common_dir())
+            .args(["config", "--local", key, value])
+            .output()
+            .map_err(|e| Error::git("running git config", e))?;
+        if !out.status.success() {
+            return Err(Error::git(
+                &format!("git config {key}"),
+                String::from_utf8_lossy(&out.stderr).trim(),
+            ));
+        }
+        Ok(())
     }
 }

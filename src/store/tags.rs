@@ -32,7 +32,10 @@ pub struct TagInfo {
 }
 
 pub fn list_ops_tag_names(repo: &Repo) -> Result<Vec<String>> {
-    let refs = repo.git.references().map_err(|e| Error::git("listing tags", e))?;
+    let refs = repo
+        .git
+        .references()
+        .map_err(|e| Error::git("listing tags", e))?;
     let iter = refs
         .prefixed("refs/tags/ops-")
         .map_err(|e| Error::git("listing tags", e))?;
@@ -62,7 +65,10 @@ pub fn read_tag(repo: &Repo, name: &str) -> Result<TagInfo> {
         .find_reference(format!("refs/tags/{name}").as_str())
         .map_err(|e| Error::git(&format!("reading refs/tags/{name}"), e))?;
     let object = r.id().detach();
-    let obj = repo.git.find_object(object).map_err(|e| Error::git(&format!("reading tag {name}"), e))?;
+    let obj = repo
+        .git
+        .find_object(object)
+        .map_err(|e| Error::git(&format!("reading tag {name}"), e))?;
     if obj.kind != gix::object::Kind::Tag {
         return Ok(TagInfo {
             ref_name: name.to_string(),
@@ -95,7 +101,11 @@ pub fn parse_tag_object(ref_name: &str, object: ObjectId, raw: &[u8]) -> TagInfo
         .chain(body.match_indices('\n').map(|(i, _)| i + 1))
         .find(|&i| body[i..].starts_with(SIG_BEGIN));
     let (message, signature, payload_len) = match sig_at {
-        Some(i) => (body[..i].to_string(), Some(body[i..].to_string()), body_start + i),
+        Some(i) => (
+            body[..i].to_string(),
+            Some(body[i..].to_string()),
+            body_start + i,
+        ),
         None => (body.to_string(), None, raw.len()),
     };
     TagInfo {
@@ -124,7 +134,8 @@ pub fn create_signed_tag(
     if tag_exists(repo, name)? {
         return Err(Error::Usage(format!("tag {name} exists already")));
     }
-    let mut bytes = format!("object {target}\ntype commit\ntag {name}\ntagger {tagger}\n\n").into_bytes();
+    let mut bytes =
+        format!("object {target}\ntype commit\ntag {name}\ntagger {tagger}\n\n").into_bytes();
     bytes.extend_from_slice(message.as_bytes());
     if !message.ends_with('\n') {
         bytes.push(b'\n');

@@ -1,0 +1,114 @@
+//! What every command needs: the repository, the policy, the caller's key and identity, the
+//! clock, and output that survives a closed pipe.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use zeroize::Zeroizing;
+
+use git_ops::crypto::Keypair;
+use git_ops::model::policy::{POLICY_PATH, Policy, SignerEntry};
+use git_ops::model::{SignerName, Timestamp, yaml};
+use git_ops::store::{self, Repo, keys};
+
+use super::{usage, usage_hint};
+
+pub struct Ctx {
+    pub cwd: PathBuf,
+}
+
+impl Ctx {
+    pub fn new(dir: Option<PathBuf>) -> Result<Ctx> {
+        let cwd = match dir {
+            Some(d) => {
+                if !d.is_dir() {
+                    return Err(usage(format!("-C {}: not a directory", d.display())));
+                }
+                d
+            }
+            None => std::env::current_dir().context("reading the current directory")?,
+        };
+        Ok(Ctx { cwd })
+    }
+
+    pub fn repo(&self) -> Result<Repo> {
+        Repo::discover(&self.cwd).map_err(|e| {
+            usage_hint(
+                e.to_string(),
+                "run git ops inside a git repository, or pass -C <path>",
+            )
+        })
+    }
+
+    pub fn now(&self) -> Timestamp {
+        Timestamp::from_datetime(chrono::Utc::now())
+    }
+}
+
+pub fn load_policy(root: &Path) -> Result<Policy> {
+    let path = root.join(POLICY_PATH);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(usage_hint(
+                format!("{POLICY_PATH} does not exist in {}", root.display()),
+                "run `git ops init` to write a starter policy",
+            ));
+        }
+        Err(e) => return Err(store::Error::io(&path, e).into()),
+    };
+    yaml::parse_policy(&text).map_err(|e| usage(format!("{POLICY_PATH}: {e}")))
+}
+
+/// The passphrase of an encrypted key: `$GIT_OPS_PASSPHRASE`, else asked on the terminal.
+pub fn passphrase_for(
+    path: &Path,
+) -> impl FnOnce() -> std::result::Result<Zeroizing<String>, String> + '_ {
+    move || {
+        if let Ok(p) = std::env::var("GIT_OPS_PASSPHRASE") {
+            return Ok(Zeroizing::new(p));
+        }
+        rpassword::prompt_password(format!("Enter passphrase for {}: ", path.display()))
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                format!("the key is encrypted and no terminal is available to ask for its passphrase ({e}); set GIT_OPS_PASSPHRASE")
+            })
+    }
+}
+
+pub fn load_key(repo: Option<&Repo>, explicit: Option<&Path>) -> Result<Keypair> {
+    let (path, _source) = keys::find_key(repo, explicit)?;
+    Ok(keys::load_keypair(&path, passphrase_for(&path))?)
+}
+
+/// The caller: their key, and their name and entry in the policy.
+pub struct Me {
+    pub key: Keypair,
+    pub name: SignerName,
+    pub entry: SignerEntry,
+}
+
+pub fn whoami(policy: &Policy, key: Keypair) -> Result<Me> {
+    let Some((name, entry)) = policy.signer_by_key(key.public()) else {
+        return Err(usage_hint(
+            format!(
+                "your key {} is not a signer in {POLICY_PATH}",
+                key.fingerprint()
+            ),
+            format!(
+                "ask a policy owner to run: git ops keys add <name> '{}' --role human",
+                key.public().without_comment()
+            ),
+        ));
+    };
+    Ok(Me {
+        name: name.clone(),
+        entry: entry.clone(),
+        key,
+    })
+}
+
+/// Standard output, locked, for commands that print data.
+pub fn stdout() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}

@@ -1,0 +1,347 @@
+//! `git ops demo [DIR]`: a throwaway repository and the whole story, told with real commands
+//! (this binary through `git ops`, git itself, and ssh-keygen when it is installed).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use super::common::Ctx;
+use super::usage;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Where to build the demo (must not exist, or be empty). Default: a new temporary directory.
+    #[arg(value_name = "DIR")]
+    pub target: Option<PathBuf>,
+}
+
+struct Demo {
+    root: PathBuf,
+    repo: PathBuf,
+    path_env: String,
+    step: usize,
+}
+
+impl Demo {
+    fn command(&self, program: &str, key: Option<&str>) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(&self.repo)
+            .env_clear()
+            .env("PATH", &self.path_env)
+            .env("HOME", self.root.join("home"))
+            .env("XDG_CONFIG_HOME", self.root.join("home/.config"))
+            .env("XDG_STATE_HOME", self.root.join("home/.local/state"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", self.root.join("home/.gitconfig"))
+            .env("LANG", "C")
+            .env("TZ", "UTC");
+        if let Some(k) = key {
+            c.env("GIT_OPS_KEY", self.root.join("keys").join(k));
+        }
+        c
+    }
+
+    fn title(&mut self, text: &str) {
+        self.step += 1;
+        println!("\n== {}. {text}", self.step);
+    }
+
+    /// Runs `args` as `who`, shows it and its output, and checks its exit code.
+    fn run(&self, who: Option<&str>, args: &[&str], expect: i32) -> Result<String> {
+        self.run_with(who, args, expect, None)
+    }
+
+    fn run_with(
+        &self,
+        who: Option<&str>,
+        args: &[&str],
+        expect: i32,
+        stdin: Option<&Path>,
+    ) -> Result<String> {
+        let shown = args
+            .iter()
+            .map(|a| {
+                if a.contains(' ') {
+                    format!("'{a}'")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let prefix = who.map(|w| format!("({w}) ")).unwrap_or_default();
+        let redirect = stdin
+            .map(|p| format!(" < {}", p.display()))
+            .unwrap_or_default();
+        println!("{prefix}$ {shown}{redirect}");
+        let mut c = self.command(args[0], who);
+        c.args(&args[1..]);
+        if let Some(p) = stdin {
+            c.stdin(std::fs::File::open(p)?);
+        } else {
+            c.stdin(Stdio::null());
+        }
+        let out = c.output().with_context(|| format!("running {}", args[0]))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for l in text.lines() {
+            println!("    {l}");
+        }
+        let code = out.status.code().unwrap_or(-1);
+        if code != expect {
+            bail!("`{shown}` exited with {code}, the demo expected {expect}");
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+pub fn run(_ctx: &Ctx, args: Args) -> Result<u8> {
+    let root = match args.target {
+        Some(d) => {
+            if d.exists() && std::fs::read_dir(&d)?.next().is_some() {
+                return Err(usage(format!(
+                    "{} is not empty; the demo needs a fresh directory",
+                    d.display()
+                )));
+            }
+            std::fs::create_dir_all(&d)?;
+            d.canonicalize()?
+        }
+        None => tempfile::Builder::new()
+            .prefix("git-ops-demo-")
+            .tempdir()?
+            .keep(),
+    };
+    // `git ops` finds this very binary through PATH.
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin)?;
+    let exe = std::env::current_exe().context("finding the git-ops binary")?;
+    std::os::unix::fs::symlink(&exe, bin.join("git-ops"))?;
+    let path_env = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    std::fs::create_dir_all(root.join("home"))?;
+    std::fs::create_dir_all(root.join("keys"))?;
+    let mut d = Demo {
+        repo: root.join("repo"),
+        root: root.clone(),
+        path_env,
+        step: 0,
+    };
+    println!("git-ops demo in {}", root.display());
+    story(&mut d)?;
+    println!(
+        "\nThe demo repository stays in {} for you to explore.",
+        root.display()
+    );
+    std::io::stdout().flush()?;
+    Ok(0)
+}
+
+fn story(d: &mut Demo) -> Result<()> {
+    std::fs::create_dir_all(&d.repo)?;
+    d.title("A repository with a deploy config");
+    d.run(None, &["git", "init", "-q", "-b", "main"], 0)?;
+    d.run(None, &["git", "config", "user.name", "Alice Operator"], 0)?;
+    d.run(
+        None,
+        &["git", "config", "user.email", "alice@example.org"],
+        0,
+    )?;
+    std::fs::create_dir_all(d.repo.join("deploy"))?;
+    std::fs::write(d.repo.join("deploy/web.yaml"), "replicas: 2\n")?;
+
+    d.title("Two people, two ed25519 keys (OpenSSH format, private key mode 0600)");
+    let keys = d.root.join("keys");
+    let alice_key = keys.join("alice").display().to_string();
+    let bob_key = keys.join("bob").display().to_string();
+    d.run(
+        None,
+        &[
+            "git",
+            "ops",
+            "keys",
+            "generate",
+            "--out",
+            &alice_key,
+            "--comment",
+            "alice@example.org",
+        ],
+        0,
+    )?;
+    d.run(
+        None,
+        &[
+            "git",
+            "ops",
+            "keys",
+            "generate",
+            "--out",
+            &bob_key,
+            "--comment",
+            "bob@example.org",
+        ],
+        0,
+    )?;
+
+    d.title("Alice adopts git-ops: a policy with her as first approver, then Bob as a second");
+    d.run(Some("alice"), &["git", "ops", "init", "--name", "alice"], 0)?;
+    d.run(
+        Some("alice"),
+        &[
+            "git",
+            "ops",
+            "keys",
+            "add",
+            "bob",
+            &format!("{bob_key}.pub"),
+            "--role",
+            "human,approver",
+        ],
+        0,
+    )?;
+    d.run(Some("alice"), &["git", "ops", "keys", "list"], 0)?;
+    d.run(None, &["git", "add", "-A"], 0)?;
+    d.run(None, &["git", "commit", "-q", "-m", "Adopt git-ops"], 0)?;
+
+    d.title(
+        "Alice declares an operation: the seven fields of the Ops Governor, signed as requester",
+    );
+    let out = d.run(
+        Some("alice"),
+        &[
+            "git",
+            "ops",
+            "new",
+            "--operation",
+            "Scale web to 3 replicas",
+            "--objective",
+            "Absorb the Monday traffic peak",
+            "--risk-class",
+            "SERVICE_RESTART",
+            "--blast-radius",
+            "web pods only; no schema change",
+            "--rollback-strategy",
+            "git revert and redeploy with 2 replicas",
+            "--allowed-paths",
+            "deploy/web.yaml",
+            "--allowed-services",
+            "web",
+        ],
+        0,
+    )?;
+    let id = out.trim().to_string();
+    d.run(Some("alice"), &["git", "ops", "list"], 0)?;
+
+    d.title("Bob approves it: the threshold is reached, and a signed tag is created");
+    d.run(Some("bob"), &["git", "ops", "sign", &id], 0)?;
+    d.run(
+        Some("bob"),
+        &["git", "ops", "show", &id, "--format", "seed"],
+        0,
+    )?;
+    let tag = id.to_ascii_lowercase();
+
+    d.title("Anyone can check the tag with stock git, and every signoff with stock ssh-keygen");
+    let allowed = d.root.join("allowed_signers").display().to_string();
+    d.run(
+        None,
+        &["git", "ops", "keys", "allowed-signers", "--out", &allowed],
+        0,
+    )?;
+    d.run(
+        None,
+        &[
+            "git",
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &format!("gpg.ssh.allowedSignersFile={allowed}"),
+            "tag",
+            "-v",
+            &tag,
+        ],
+        0,
+    )?;
+    if Command::new("ssh-keygen").arg("-?").output().is_ok() {
+        let stmt = d.root.join("statement.json");
+        let sig = d.root.join("bob.sig");
+        let s = d
+            .command("git", None)
+            .args(["ops", "show", &id, "--statement", "--by", "bob"])
+            .output()?;
+        std::fs::write(&stmt, &s.stdout)?;
+        let s = d
+            .command("git", None)
+            .args(["ops", "show", &id, "--statement", "--by", "bob", "--sig"])
+            .output()?;
+        std::fs::write(&sig, &s.stdout)?;
+        println!(
+            "$ git ops show {id} --statement --by bob > {}",
+            stmt.display()
+        );
+        println!(
+            "$ git ops show {id} --statement --by bob --sig > {}",
+            sig.display()
+        );
+        d.run_with(
+            None,
+            &[
+                "ssh-keygen",
+                "-Y",
+                "verify",
+                "-n",
+                "git-ops",
+                "-f",
+                &allowed,
+                "-I",
+                "bob",
+                "-s",
+                &sig.display().to_string(),
+            ],
+            0,
+            Some(&stmt),
+        )?;
+    } else {
+        println!("(ssh-keygen is not installed: skipping the OpenSSH cross-check)");
+    }
+
+    d.title("The change and its record go in together; verify is clean");
+    std::fs::write(d.repo.join("deploy/web.yaml"), "replicas: 3\n")?;
+    d.run(None, &["git", "add", "-A"], 0)?;
+    d.run(
+        None,
+        &[
+            "git",
+            "commit",
+            "-q",
+            "-m",
+            &format!("Scale web to 3\n\nOps-Id: {id}"),
+        ],
+        0,
+    )?;
+    d.run(None, &["git", "ops", "verify"], 0)?;
+
+    d.title("Someone quietly edits the approved record: verify catches it");
+    let month = &id[4..11];
+    let ledger = d.repo.join(format!("ops/ledger/{month}.yaml"));
+    let original = std::fs::read_to_string(&ledger)?;
+    let tampered = original.replace("web pods only; no schema change", "web pods only");
+    if tampered == original {
+        bail!("the demo could not find the text to tamper with");
+    }
+    std::fs::write(&ledger, &tampered)?;
+    println!("$ sed -i 's/web pods only; no schema change/web pods only/' ops/ledger/{month}.yaml");
+    d.run(None, &["git", "ops", "verify"], 1)?;
+    std::fs::write(&ledger, &original)?;
+    println!("$ git checkout ops/ledger/{month}.yaml   # restored");
+    d.run(None, &["git", "ops", "verify"], 0)?;
+    Ok(())
+}

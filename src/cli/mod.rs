@@ -1,0 +1,182 @@
+//! The command line: clap definitions (one file per command group), the context every command
+//! gets, and the mapping from errors to exit codes (0 ok, 1 rejected, 2 usage/config, 3 internal).
+
+pub mod common;
+pub mod demo;
+pub mod init;
+pub mod keys;
+pub mod merge;
+pub mod new;
+pub mod show;
+pub mod sign;
+pub mod verify;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "git-ops",
+    bin_name = "git ops",
+    version,
+    about = "A git-native ledger and signoff tool for operations and governance changes",
+    long_about = "A git-native ledger and signoff tool for operations and governance changes.\n\n\
+                  `git ops --help` is intercepted by git (it looks for a man page); use `git ops -h` \
+                  or `git-ops --help`."
+)]
+pub struct Cli {
+    /// Run as if started in <PATH>.
+    #[arg(short = 'C', global = true, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a starter ops/policy.yaml, .gitattributes and the ledger merge driver.
+    Init(init::Args),
+    /// Manage keys: generate, add to the policy, list, write allowed_signers.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
+    /// Declare an operation: append a record signed by you as requester.
+    New(new::Args),
+    /// Add your signoff to a record; tag it when it reaches its threshold.
+    Sign(sign::Args),
+    /// Create the signed tag of an approved operation.
+    Tag(sign::TagArgs),
+    /// Show one record.
+    Show(show::ShowArgs),
+    /// List records.
+    List(show::ListArgs),
+    /// Records with their signoffs, newest first.
+    Log(show::ListArgs),
+    /// Verify the ledger: schema, signatures, thresholds, tags.
+    Verify(verify::Args),
+    /// Union merge driver for ledger files (used by git via .gitattributes).
+    MergeDriver(merge::Args),
+    /// Build a throwaway repository and run the whole story with real commands.
+    Demo(demo::Args),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// An error with the exit code it maps to and, where useful, what to do next.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+pub const EXIT_REJECTED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_INTERNAL: u8 = 3;
+
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    CliError {
+        code: EXIT_USAGE,
+        message: message.into(),
+        hint: None,
+    }
+    .into()
+}
+
+pub fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    CliError {
+        code: EXIT_USAGE,
+        message: message.into(),
+        hint: Some(hint.into()),
+    }
+    .into()
+}
+
+pub fn rejected(message: impl Into<String>) -> anyhow::Error {
+    CliError {
+        code: EXIT_REJECTED,
+        message: message.into(),
+        hint: None,
+    }
+    .into()
+}
+
+/// The exit code for an error: the first cause that says.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    use git_ops::store::Error as S;
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<CliError>() {
+            return c.code;
+        }
+        if let Some(s) = cause.downcast_ref::<S>() {
+            return match s {
+                S::Io { .. } | S::Git(_) => EXIT_INTERNAL,
+                _ => EXIT_USAGE,
+            };
+        }
+        if cause.downcast_ref::<git_ops::model::Error>().is_some()
+            || cause.downcast_ref::<git_ops::crypto::Error>().is_some()
+            || cause
+                .downcast_ref::<git_ops::model::yaml::YamlError>()
+                .is_some()
+        {
+            return EXIT_USAGE;
+        }
+    }
+    EXIT_INTERNAL
+}
+
+pub fn hint(e: &anyhow::Error) -> Option<&str> {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<CliError>())
+        .and_then(|c| c.hint.as_deref())
+}
+
+/// A broken pipe (`git ops list | head`) is not an error.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let ctx = common::Ctx::new(cli.dir)?;
+    match cli.command {
+        Command::Init(a) => init::run(&ctx, a),
+        Command::Keys(c) => keys::run(&ctx, c),
+        Command::New(a) => new::run(&ctx, a),
+        Command::Sign(a) => sign::run(&ctx, a),
+        Command::Tag(a) => sign::run_tag(&ctx, a),
+        Command::Show(a) => show::run_show(&ctx, a),
+        Command::List(a) => show::run_list(&ctx, a, false),
+        Command::Log(a) => show::run_list(&ctx, a, true),
+        Command::Verify(a) => verify::run(&ctx, a),
+        Command::MergeDriver(a) => merge::run(&ctx, a),
+        Command::Demo(a) => demo::run(&ctx, a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

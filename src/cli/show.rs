@@ -1,0 +1,203 @@
+//! `git ops show`, `list` and `log`: read the ledger.
+
+use std::io::Write;
+
+use anyhow::Result;
+use clap::ValueEnum;
+
+use git_ops::model::record::Role;
+use git_ops::model::{Kind, RecordId, SignerName, yaml};
+use git_ops::render::{block, line, seed};
+use git_ops::store::Ledger;
+use git_ops::verify::records::{State, check_record};
+
+use super::common::{Ctx, load_policy, stdout};
+use super::sign::state_word;
+use super::{Format, usage};
+
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ShowFormat {
+    #[default]
+    Yaml,
+    Json,
+    /// The seeds' flat form, with requested_by / approved_by / approval_timestamp.
+    Seed,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    pub id: RecordId,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ShowFormat,
+    /// Print the exact bytes the signoff by --by signed (for `ssh-keygen -Y verify -n git-ops`).
+    #[arg(long, requires = "by")]
+    pub statement: bool,
+    /// The signer whose statement to print.
+    #[arg(long)]
+    pub by: Option<SignerName>,
+    /// With --statement, which of the signer's signoffs (when they signed in two roles).
+    #[arg(long, value_parser = ["requester", "approver"])]
+    pub role: Option<String>,
+    /// With --statement: print the signature instead of the statement.
+    #[arg(long, requires = "statement")]
+    pub sig: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateFilter {
+    Approved,
+    Pending,
+    Invalid,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Only records of this kind.
+    #[arg(long, value_parser = ["operation", "outcome", "grant", "revocation", "halt", "resume"])]
+    pub kind: Option<String>,
+    /// Only records in this state.
+    #[arg(long, value_enum)]
+    pub state: Option<StateFilter>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+pub fn run_show(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
+    let repo = ctx.repo()?;
+    let root = repo.workdir()?;
+    let ledger = Ledger::load(root)?;
+    let record = ledger
+        .find(&args.id)
+        .ok_or_else(|| usage(format!("no record {} in the ledger", args.id)))?
+        .value;
+    let mut out = stdout();
+    if args.statement {
+        let by = args.by.expect("clap requires --by");
+        let role = args.role.as_deref().map(|r| {
+            if r == "requester" {
+                Role::Requester
+            } else {
+                Role::Approver
+            }
+        });
+        let mut matching = record
+            .signoffs()
+            .iter()
+            .filter(|s| s.by == by && role.is_none_or(|r| s.role == r));
+        let Some(s) = matching.next() else {
+            return Err(usage(format!("{} has no signoff by {by}", args.id)));
+        };
+        if matching.next().is_some() {
+            return Err(usage(format!(
+                "{by} signed {} more than once; pass --role",
+                args.id
+            )));
+        }
+        if args.sig {
+            out.write_all(s.sig.as_str().as_bytes())?;
+        } else {
+            // Exactly the signed bytes: no trailing newline.
+            let digest = record.payload_sha256();
+            out.write_all(&record.statement(&digest, s).to_bytes())?;
+        }
+        return Ok(0);
+    }
+    match args.format {
+        ShowFormat::Yaml => write!(out, "{}", block(&yaml::render_record(record)))?,
+        ShowFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &record.to_json())?;
+            writeln!(out)?;
+        }
+        ShowFormat::Seed => {
+            let policy = load_policy(root)?;
+            let check = check_record(&policy, record);
+            let flat = seed::flat(record, &check);
+            write!(out, "---\n{}", block(&yaml::render_value(&flat)))?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn run_list(ctx: &Ctx, args: ListArgs, log: bool) -> Result<u8> {
+    let repo = ctx.repo()?;
+    let root = repo.workdir()?;
+    let ledger = Ledger::load(root)?;
+    let policy = load_policy(root)?;
+    let kind = args.kind.as_deref().and_then(Kind::parse);
+    let mut rows = Vec::new();
+    for r in ledger.records() {
+        let record = r.value;
+        if kind.is_some_and(|k| k != record.kind()) {
+            continue;
+        }
+        let check = check_record(&policy, record);
+        let state = check.state();
+        let wanted = match args.state {
+            None => true,
+            Some(StateFilter::Approved) => state == State::Approved,
+            Some(StateFilter::Pending) => state == State::Pending,
+            Some(StateFilter::Invalid) => state == State::Invalid,
+        };
+        if wanted {
+            rows.push((record, check, r.file, r.line));
+        }
+    }
+    if log {
+        rows.sort_by(|a, b| b.0.id().cmp(a.0.id()));
+    }
+    let mut out = stdout();
+    if args.format == Format::Json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(r, c, file, l)| {
+                serde_json::json!({
+                    "id": r.id(), "kind": r.kind(), "state": c.state(),
+                    "approvals": c.approvals(), "required": c.required,
+                    "title": title(r), "file": file, "line": l,
+                    "signoffs": if log { serde_json::to_value(r.signoffs()).unwrap_or_default() } else { serde_json::Value::Null },
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    for (r, c, _, _) in &rows {
+        writeln!(
+            out,
+            "{:<22} {:<10} {:<9} {}/{}  {}",
+            r.id().to_string(),
+            r.kind().as_str(),
+            state_word(c.state()),
+            c.approvals(),
+            c.required,
+            line(&title(r))
+        )?;
+        if log {
+            for s in r.signoffs() {
+                let grant = s.grant.map(|g| format!(" under {g}")).unwrap_or_default();
+                writeln!(
+                    out,
+                    "    {} {} {} {}{grant}",
+                    s.at,
+                    s.role,
+                    line(s.by.as_str()),
+                    s.key
+                )?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn title(r: &git_ops::model::Record) -> String {
+    use git_ops::model::Record as R;
+    match r {
+        R::Operation(o) => format!("{} [{}]", o.operation_name, o.risk_class),
+        R::Outcome(o) => format!("{} of {}", o.outcome.as_str(), o.operation_id),
+        R::Grant(g) => format!("to {} until {}", g.grantee, g.expires_at),
+        R::Revocation(v) => format!("revokes {}", v.revokes),
+        R::Halt(h) => format!("halt: {}", h.reason.as_deref().unwrap_or("")),
+        R::Resume(h) => format!("resume: {}", h.reason.as_deref().unwrap_or("")),
+    }
+}

@@ -1,0 +1,53 @@
+//! Text, JSON and YAML views of records and reports. Every string that came from a ledger is
+//! untrusted: control characters are escaped before it reaches a terminal.
+
+pub mod report;
+pub mod seed;
+
+use std::borrow::Cow;
+
+/// Escapes control characters (including newlines) for one-line output.
+pub fn line(s: &str) -> Cow<'_, str> {
+    escape(s, false)
+}
+
+/// Escapes control characters except newlines and tabs, for multi-line output.
+pub fn block(s: &str) -> Cow<'_, str> {
+    escape(s, true)
+}
+
+fn escape(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let bad =
+        |c: char| c.is_control() && !(keep_newlines && (c == '\n' || c == '\t')) || is_bidi(c);
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Bidirectional overrides can make text read differently from what it is ("Trojan Source").
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls() {
+        assert_eq!(line("ok"), "ok");
+        assert_eq!(line("a\x1b[31mred"), "a\\u{1b}[31mred");
+        assert_eq!(line("a\nb"), "a\\nb");
+        assert_eq!(block("a\nb\r"), "a\nb\\r");
+        assert_eq!(line("x\u{202E}y"), "x\\u{202e}y");
+    }
+}

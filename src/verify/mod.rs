@@ -1,0 +1,90 @@
+//! Integrity and approval checks. Everything here returns data (a [`Report`], a
+//! [`records::RecordCheck`]); nothing prints.
+
+pub mod ledger;
+pub mod records;
+pub mod tags;
+
+use serde::Serialize;
+
+use crate::model::RecordId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// One thing verification found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// A stable short code, e.g. `bad-signature`, for scripts and CI annotations.
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordId>,
+    pub message: String,
+    /// A unified diff, when the finding is a mismatch between two texts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+impl Finding {
+    pub fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
+        Finding {
+            severity,
+            code,
+            file: None,
+            line: None,
+            record: None,
+            message: message.into(),
+            diff: None,
+        }
+    }
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, code, message)
+    }
+    pub fn at(mut self, file: &str, line: Option<u64>) -> Self {
+        self.file = Some(file.to_string());
+        self.line = line;
+        self
+    }
+    pub fn record(mut self, id: RecordId) -> Self {
+        self.record = Some(id);
+        self
+    }
+    pub fn diff(mut self, diff: String) -> Self {
+        self.diff = Some(diff);
+        self
+    }
+}
+
+/// What `verify` found, with a summary of every record.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub records: Vec<records::RecordSummary>,
+    /// Tags checked.
+    pub tags: usize,
+}
+
+impl Report {
+    pub fn push(&mut self, f: Finding) {
+        self.findings.push(f);
+    }
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+    pub fn ok(&self) -> bool {
+        self.errors() == 0
+    }
+}

@@ -1,0 +1,225 @@
+//! Checks of one record against a policy: every signoff's signature, signer and key; distinct
+//! signers and keys; the requester; approvals against the thresholds.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::crypto::{self, NAMESPACE_LEDGER};
+use crate::model::policy::Policy;
+use crate::model::record::{Kind, Record, Role, Signoff};
+use crate::model::{RecordId, RiskClass, SignerName};
+
+/// Approval state of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Valid, and its approvals reach the threshold.
+    Approved,
+    /// Valid so far, waiting for approvals.
+    Pending,
+    /// Something is wrong: a bad signature, an unknown signer, no requester.
+    Invalid,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordSummary {
+    pub id: RecordId,
+    pub kind: Kind,
+    pub state: State,
+    pub approvals: u32,
+    pub required: u32,
+    pub file: String,
+    pub line: u64,
+}
+
+/// The result of checking one record's signoffs.
+#[derive(Debug, Clone)]
+pub struct RecordCheck {
+    pub payload_sha256: String,
+    pub requester: Option<SignerName>,
+    /// Distinct signers whose approvals count.
+    pub approvers: BTreeSet<SignerName>,
+    pub required: u32,
+    /// Problems that make the record invalid.
+    pub problems: Vec<(&'static str, String)>,
+    /// Signoffs that are valid but do not count (a duplicate, a grant not yet live, ...).
+    pub notes: Vec<String>,
+    /// Whether a rule touched by the record is `human_only`.
+    pub human_only: bool,
+}
+
+impl RecordCheck {
+    pub fn state(&self) -> State {
+        if !self.problems.is_empty() || self.requester.is_none() {
+            State::Invalid
+        } else if self.approvers.len() as u32 >= self.required {
+            State::Approved
+        } else {
+            State::Pending
+        }
+    }
+
+    pub fn approvals(&self) -> u32 {
+        self.approvers.len() as u32
+    }
+}
+
+/// Approvals a record needs under `policy`: its risk class's, raised by every rule its declared
+/// paths fall under (the highest wins).
+pub fn required_approvals(policy: &Policy, record: &Record) -> (u32, bool) {
+    match record {
+        Record::Operation(op) => {
+            let mut required = policy.risk_rule(op.risk_class).approvals;
+            let mut human_only = false;
+            for p in &op.allowed_paths {
+                let p = p.trim_start_matches("./").trim_start_matches('/');
+                for rule in policy.rules_for(p) {
+                    required = required.max(rule.approvals.unwrap_or(0));
+                    human_only |= rule.human_only;
+                }
+            }
+            (required, human_only)
+        }
+        // A grant authorises future approvals: it needs what its riskiest class needs, and at
+        // least one approver besides the human who issues it.
+        Record::Grant(g) => {
+            let top = g
+                .scope
+                .risk_classes
+                .iter()
+                .max()
+                .copied()
+                .unwrap_or(RiskClass::FilesystemWrite);
+            (policy.risk_rule(top).approvals.max(1), false)
+        }
+        // Outcomes, revocations, halts and resumes take effect on the requester's signature:
+        // stopping things must never wait for a second person.
+        _ => (0, false),
+    }
+}
+
+/// Checks one signoff's signer, key and signature. Returns a problem description.
+pub fn check_signoff(
+    policy: &Policy,
+    record: &Record,
+    digest: &str,
+    s: &Signoff,
+) -> Result<(), (&'static str, String)> {
+    let Some(entry) = policy.signer(&s.by) else {
+        return Err((
+            "unknown-signer",
+            format!("signoff by {}: not a signer in the policy", s.by),
+        ));
+    };
+    if entry.key.fingerprint() != s.key {
+        return Err((
+            "wrong-key",
+            format!(
+                "signoff by {}: made with key {}, but the policy gives {} the key {}",
+                s.by,
+                s.key,
+                s.by,
+                entry.key.fingerprint()
+            ),
+        ));
+    }
+    let statement = record.statement(digest, s).to_bytes();
+    crypto::verify(&entry.key, NAMESPACE_LEDGER, &statement, s.sig.as_str()).map_err(|e| {
+        (
+            "bad-signature",
+            format!("signoff by {} ({}): {e}", s.by, s.role),
+        )
+    })
+}
+
+/// Checks every signoff of `record` under `policy`.
+pub fn check_record(policy: &Policy, record: &Record) -> RecordCheck {
+    let digest = record.payload_sha256();
+    let (required, human_only) = required_approvals(policy, record);
+    let mut check = RecordCheck {
+        payload_sha256: digest,
+        requester: None,
+        approvers: BTreeSet::new(),
+        required,
+        problems: Vec::new(),
+        notes: Vec::new(),
+        human_only,
+    };
+    let mut seen_keys = BTreeSet::new();
+    let mut seen_signers = BTreeSet::new();
+    let mut requesters = 0;
+    for s in record.signoffs() {
+        if let Err(p) = check_signoff(policy, record, &check.payload_sha256, s) {
+            check.problems.push(p);
+            continue;
+        }
+        if s.role == Role::Requester {
+            requesters += 1;
+            if requesters > 1 {
+                check.problems.push((
+                    "two-requesters",
+                    format!("a second requester signoff, by {}", s.by),
+                ));
+                continue;
+            }
+            check.requester = Some(s.by.clone());
+        }
+        // Distinct signers and distinct keys: a person signing twice counts once.
+        let first_by_signer = seen_signers.insert((s.by.clone(), s.role));
+        let first_by_key = seen_keys.insert((s.key.clone(), s.role));
+        if !first_by_signer || !first_by_key {
+            check.notes.push(format!(
+                "signoff by {} repeats an earlier one and counts once",
+                s.by
+            ));
+            continue;
+        }
+        if s.role == Role::Approver {
+            if let Some(g) = &s.grant {
+                check.notes.push(format!(
+                    "signoff by {} under grant {g} is judged by the coverage check, not here",
+                    s.by
+                ));
+                continue;
+            }
+            let entry = policy.signer(&s.by).expect("checked above");
+            if !entry.is_approver() {
+                check.notes.push(format!(
+                    "signoff by {}: not a human approver in the policy, so it does not count",
+                    s.by
+                ));
+                continue;
+            }
+            check.approvers.insert(s.by.clone());
+        }
+    }
+    if let Some(requester) = &check.requester {
+        if let Some(op) = record.as_operation()
+            && let Some(rb) = &op.requested_by
+            && rb != requester
+        {
+            check.problems.push((
+                "requester-mismatch",
+                format!("requested_by is {rb}, but the requester signoff is by {requester}"),
+            ));
+        }
+        let self_approval = record
+            .as_operation()
+            .is_some_and(|op| policy.risk_rule(op.risk_class).self_approval);
+        if self_approval {
+            if policy.signer(requester).is_some_and(|e| e.is_approver()) {
+                check.approvers.insert(requester.clone());
+            }
+        } else if check.approvers.remove(requester) {
+            check.notes.push(format!(
+                "{requester} requested this operation, so their approval does not count (no self_approval for its risk class)"
+            ));
+        }
+    } else if check.problems.is_empty() {
+        check
+            .problems
+            .push(("no-requester", "no valid requester signoff".to_string()));
+    }
+    check
+}
