@@ -1,0 +1,1 @@
+// Sample ledgers and policies as tests: written by another helper.
