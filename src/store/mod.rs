@@ -1,10 +1,12 @@
 //! Every file and git access: the repository, ledger files (locked, atomic appends), the policy,
 //! key files and tags. Nothing outside this module imports gix or writes files.
 
+pub mod diff;
 pub mod fsutil;
 pub mod keys;
 pub mod ledger;
 pub mod repo;
+pub mod snapshot;
 pub mod tags;
 
 pub use ledger::{Ledger, LedgerFile, Located};

@@ -1,6 +1,7 @@
 //! Integrity and approval checks. Everything here returns data (a [`Report`], a
 //! [`records::RecordCheck`]); nothing prints.
 
+pub mod coverage;
 pub mod ledger;
 pub mod records;
 pub mod tags;
