@@ -20,6 +20,9 @@ pub struct Args {
     /// Private key to put in the policy (default: the usual key lookup).
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// Do not install the hook shims.
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 pub const GITATTRIBUTES_LINE: &str = "ops/ledger/*.yaml merge=git-ops";
@@ -122,6 +125,21 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         out,
         "configured the ledger merge driver (merge.git-ops.driver)"
     )?;
+    if args.no_hooks {
+        writeln!(
+            out,
+            "hooks not installed (--no-hooks); `git ops hooks install` installs them"
+        )?;
+    } else {
+        match super::hooks::install(&repo, false, false) {
+            Ok(paths) => {
+                for p in paths {
+                    writeln!(out, "installed {p}")?;
+                }
+            }
+            Err(e) => eprintln!("warning: hooks not installed: {e:#}"),
+        }
+    }
     writeln!(
         out,
         "next: git add ops .gitattributes && git commit -m 'Adopt git-ops'"

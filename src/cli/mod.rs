@@ -3,12 +3,15 @@
 
 pub mod common;
 pub mod demo;
+pub mod hook;
+pub mod hooks;
 pub mod init;
 pub mod keys;
 pub mod merge;
 pub mod new;
 pub mod show;
 pub mod sign;
+pub mod use_op;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -52,6 +55,13 @@ pub enum Command {
     List(show::ListArgs),
     /// Records with their signoffs, newest first.
     Log(show::ListArgs),
+    /// Set the operation whose Ops-Id trailer your next commits get.
+    Use(use_op::Args),
+    /// Hook entry points (called by the installed shims).
+    Hook(hook::Args),
+    /// Install or remove the hook shims.
+    #[command(subcommand)]
+    Hooks(hooks::HooksCmd),
     /// Verify the ledger: schema, signatures, thresholds, tags.
     Verify(verify::Args),
     /// Union merge driver for ledger files (used by git via .gitattributes).
@@ -165,6 +175,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::List(a) => show::run_list(&ctx, a, false),
         Command::Log(a) => show::run_list(&ctx, a, true),
         Command::Verify(a) => verify::run(&ctx, a),
+        Command::Use(a) => use_op::run(&ctx, a),
+        Command::Hook(a) => hook::run(&ctx, a),
+        Command::Hooks(c) => hooks::run(&ctx, c),
         Command::MergeDriver(a) => merge::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
     }

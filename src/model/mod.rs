@@ -8,6 +8,7 @@ pub mod names;
 pub mod policy;
 pub mod record;
 pub mod time;
+pub mod trailer;
 pub mod yaml;
 
 pub use ids::{IdKind, RecordId};

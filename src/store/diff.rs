@@ -71,11 +71,18 @@ impl Repo {
     pub fn load_index(&self) -> Result<StagedIndex> {
         let path = std::env::var_os("GIT_INDEX_FILE")
             .map(std::path::PathBuf::from)
-            .map(|p| if p.is_relative() { self.workdir().map(|w| w.join(&p)).unwrap_or(p) } else { p })
+            .map(|p| {
+                if p.is_relative() {
+                    self.workdir().map(|w| w.join(&p)).unwrap_or(p)
+                } else {
+                    p
+                }
+            })
             .unwrap_or_else(|| self.git.index_path());
         let file = if path.exists() {
-            gix::index::File::at(&path, self.git.object_hash(), true, Default::default())
-                .map_err(|e| Error::Git(format!("the index {} is unreadable: {e}", path.display())))?
+            gix::index::File::at(&path, self.git.object_hash(), true, Default::default()).map_err(
+                |e| Error::Git(format!("the index {} is unreadable: {e}", path.display())),
+            )?
         } else {
             gix::index::File::from_state(gix::index::State::new(self.git.object_hash()), path)
         };
@@ -101,7 +108,9 @@ impl Repo {
             .git
             .find_commit(commit)
             .map_err(|e| Error::Git(format!("missing commit {commit}: {e}")))?;
-        c.tree_id().map(|t| t.detach()).map_err(|e| Error::git("reading commit tree", e))
+        c.tree_id()
+            .map(|t| t.detach())
+            .map_err(|e| Error::git("reading commit tree", e))
     }
 
     /// HEAD's tree, or None on an unborn branch.
@@ -113,7 +122,13 @@ impl Repo {
     }
 
     /// Every file under `tree` (recursively), reported as `kind` changes.
-    fn all_files(&self, tree: ObjectId, prefix: &str, kind: ChangeKind, out: &mut Vec<Change>) -> Result<()> {
+    fn all_files(
+        &self,
+        tree: ObjectId,
+        prefix: &str,
+        kind: ChangeKind,
+        out: &mut Vec<Change>,
+    ) -> Result<()> {
         for (name, (mode, id)) in self.tree_entries(tree)? {
             let path = join(prefix, &name);
             match kind_of_tree_mode(mode) {
@@ -144,7 +159,13 @@ impl Repo {
         Ok(out)
     }
 
-    fn diff_trees_into(&self, old: Option<ObjectId>, new: Option<ObjectId>, prefix: &str, out: &mut Vec<Change>) -> Result<()> {
+    fn diff_trees_into(
+        &self,
+        old: Option<ObjectId>,
+        new: Option<ObjectId>,
+        prefix: &str,
+        out: &mut Vec<Change>,
+    ) -> Result<()> {
         if old == new {
             return Ok(());
         }
@@ -164,7 +185,9 @@ impl Repo {
             let ea = a.get(name).map(|(m, id)| (kind_of_tree_mode(*m), *id));
             let eb = b.get(name).map(|(m, id)| (kind_of_tree_mode(*m), *id));
             match (ea, eb) {
-                (Some((None, ta)), Some((None, tb))) => self.diff_trees_into(Some(ta), Some(tb), &path, out)?,
+                (Some((None, ta)), Some((None, tb))) => {
+                    self.diff_trees_into(Some(ta), Some(tb), &path, out)?
+                }
                 (ea, eb) => {
                     // Trees on one side only: every file below is added or deleted.
                     let (fa, fb) = (
@@ -226,7 +249,11 @@ impl Repo {
                 dir_prefix.extend_from_slice(&name);
                 dir_prefix.push(b'/');
                 let len = entries[i..].partition_point(|e| e.path(state).starts_with(&dir_prefix));
-                let sub_cache = cache.and_then(|c| c.children.iter().find(|t| t.name.as_slice() == name.as_slice()));
+                let sub_cache = cache.and_then(|c| {
+                    c.children
+                        .iter()
+                        .find(|t| t.name.as_slice() == name.as_slice())
+                });
                 let path = join(&prefix_str, &name);
                 let sub_tree = match tree_side.remove(&name) {
                     Some((m, id)) => match kind_of_tree_mode(m) {
@@ -238,7 +265,14 @@ impl Repo {
                     },
                     None => None,
                 };
-                self.diff_index_into(state, sub_tree, sub_cache, &dir_prefix, &entries[i..i + len], out)?;
+                self.diff_index_into(
+                    state,
+                    sub_tree,
+                    sub_cache,
+                    &dir_prefix,
+                    &entries[i..i + len],
+                    out,
+                )?;
                 i += len;
             } else {
                 let e = &entries[i];
@@ -294,7 +328,9 @@ impl Repo {
 
     /// The bytes of `path` in `tree`, if it is a file there.
     pub fn file_in_tree(&self, tree: Option<ObjectId>, path: &str) -> Result<Option<Vec<u8>>> {
-        let Some(mut tree) = tree else { return Ok(None) };
+        let Some(mut tree) = tree else {
+            return Ok(None);
+        };
         let mut parts = path.split('/').peekable();
         while let Some(part) = parts.next() {
             let entries = self.tree_entries(tree)?;
@@ -317,7 +353,9 @@ impl Repo {
 
     /// The names of the files directly in directory `dir` of `tree`.
     pub fn list_dir_in_tree(&self, tree: Option<ObjectId>, dir: &str) -> Result<Vec<String>> {
-        let Some(mut t) = tree else { return Ok(Vec::new()) };
+        let Some(mut t) = tree else {
+            return Ok(Vec::new());
+        };
         for part in dir.split('/') {
             let entries = self.tree_entries(t)?;
             match entries.get(part.as_bytes()) {
@@ -338,7 +376,11 @@ impl StagedIndex {
     /// The staged blob of `path`, if it is a regular file in the index.
     pub fn blob_id(&self, path: &str) -> Option<ObjectId> {
         let e = self.file.entry_by_path(path.as_bytes().as_bstr())?;
-        matches!(kind_of_index_mode(e.mode), EntryKind::File | EntryKind::Executable).then_some(e.id)
+        matches!(
+            kind_of_index_mode(e.mode),
+            EntryKind::File | EntryKind::Executable
+        )
+        .then_some(e.id)
     }
 
     /// Staged files directly in directory `dir`.
@@ -369,7 +411,12 @@ fn join(prefix: &str, name: &[u8]) -> String {
     }
 }
 
-fn push_file_change(out: &mut Vec<Change>, path: String, old: Option<(ObjectId, EntryKind)>, new: Option<(ObjectId, EntryKind)>) {
+fn push_file_change(
+    out: &mut Vec<Change>,
+    path: String,
+    old: Option<(ObjectId, EntryKind)>,
+    new: Option<(ObjectId, EntryKind)>,
+) {
     let kind = match (&old, &new) {
         (None, None) => return,
         (None, Some(_)) => ChangeKind::Added,
@@ -377,5 +424,10 @@ fn push_file_change(out: &mut Vec<Change>, path: String, old: Option<(ObjectId, 
         (Some(a), Some(b)) if a == b => return,
         _ => ChangeKind::Modified,
     };
-    out.push(Change { path, kind, old, new });
+    out.push(Change {
+        path,
+        kind,
+        old,
+        new,
+    });
 }

@@ -117,14 +117,25 @@ impl Repo {
         {
             return Ok(id);
         }
-        let mut r = self
-            .git
-            .find_reference(rev)
-            .map_err(|e| Error::Usage(format!("unknown revision {rev:?}: {e}")))?;
-        let c = r
-            .peel_to_commit()
-            .map_err(|e| Error::Usage(format!("{rev:?} is not a commit: {e}")))?;
-        Ok(c.id)
+        if let Ok(mut r) = self.git.find_reference(rev)
+            && let Ok(c) = r.peel_to_commit()
+        {
+            return Ok(c.id);
+        }
+        // Anything else (HEAD~3, a short id, main@{1}): ask git, which defines the syntax.
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(self.git_dir())
+            .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
+            .arg(format!("{rev}^{{commit}}"))
+            .output()
+            .map_err(|e| Error::git("running git rev-parse", e))?;
+        let hex = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() || hex.is_empty() {
+            return Err(Error::Usage(format!("unknown revision {rev:?}")));
+        }
+        ObjectId::from_hex(hex.as_bytes())
+            .map_err(|e| Error::Usage(format!("unknown revision {rev:?}: {e}")))
     }
 
     pub fn path_in_git_dir(&self, rel: &str) -> PathBuf {
@@ -149,5 +160,146 @@ impl Repo {
             ));
         }
         Ok(())
+    }
+}
+
+/// A commit's parents, message and committer time.
+pub struct CommitInfo {
+    pub id: ObjectId,
+    pub parents: Vec<ObjectId>,
+    pub message: String,
+    pub time: i64,
+}
+
+impl Repo {
+    pub fn commit_info(&self, id: ObjectId) -> Result<CommitInfo> {
+        let c = self
+            .git
+            .find_commit(id)
+            .map_err(|e| Error::Git(format!("missing commit {id}: {e}")))?;
+        let parents = c.parent_ids().map(|p| p.detach()).collect();
+        let message = c
+            .message_raw()
+            .map(|m| m.to_string())
+            .map_err(|e| Error::git("reading commit message", e))?;
+        let time = c
+            .time()
+            .map(|t| t.seconds)
+            .map_err(|e| Error::git("reading commit time", e))?;
+        Ok(CommitInfo {
+            id,
+            parents,
+            message,
+            time,
+        })
+    }
+
+    /// Commits reachable from `tip` but not from any of `hidden`, oldest first.
+    pub fn commits_between(&self, tip: ObjectId, hidden: &[ObjectId]) -> Result<Vec<ObjectId>> {
+        let hidden: Vec<ObjectId> = hidden
+            .iter()
+            .copied()
+            .filter(|h| self.git.has_object(*h))
+            .collect();
+        let walk = self
+            .git
+            .rev_walk([tip])
+            .with_hidden(hidden)
+            .all()
+            .map_err(|e| Error::Git(format!("walking history from {tip}: {e}")))?;
+        let mut out = Vec::new();
+        for info in walk {
+            let info = info.map_err(|e| Error::Git(format!("walking history from {tip}: {e}")))?;
+            out.push(info.id);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Every ref's target commit (peeled), for "already known" sets.
+    pub fn all_ref_commits(&self) -> Result<Vec<ObjectId>> {
+        let refs = self
+            .git
+            .references()
+            .map_err(|e| Error::git("listing references", e))?;
+        let mut out = Vec::new();
+        for r in refs
+            .all()
+            .map_err(|e| Error::git("listing references", e))?
+        {
+            let mut r = r.map_err(|e| Error::git("reading reference", e))?;
+            if let Ok(c) = r.peel_to_commit() {
+                out.push(c.id);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Commits of the refs under `prefix` (e.g. `refs/remotes/origin/`).
+    pub fn ref_commits_under(&self, prefix: &str) -> Result<Vec<ObjectId>> {
+        let refs = self
+            .git
+            .references()
+            .map_err(|e| Error::git("listing references", e))?;
+        let mut out = Vec::new();
+        for r in refs
+            .prefixed(prefix)
+            .map_err(|e| Error::git("listing references", e))?
+        {
+            let mut r = r.map_err(|e| Error::git("reading reference", e))?;
+            if let Ok(c) = r.peel_to_commit() {
+                out.push(c.id);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn has_object(&self, id: ObjectId) -> bool {
+        self.git.has_object(id)
+    }
+
+    /// A view of this repository whose objects include the quarantine of a push in progress
+    /// (pre-receive and update hooks run before git moves the pushed objects in). gix does not read
+    /// GIT_OBJECT_DIRECTORY, so a throwaway git directory lists both object stores as alternates;
+    /// nothing is written into git's own directories.
+    pub fn with_push_quarantine(&self) -> Result<Option<(Repo, tempfile::TempDir)>> {
+        let Some(quarantine) = std::env::var_os("GIT_OBJECT_DIRECTORY") else {
+            return Ok(None);
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix("git-ops-objects-")
+            .tempdir()
+            .map_err(|e| Error::io(Path::new("temporary directory"), e))?;
+        let dir = tmp.path();
+        let mut alternates = vec![PathBuf::from(&quarantine)];
+        alternates.push(self.common_dir().join("objects"));
+        if let Some(more) = std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES") {
+            alternates.extend(std::env::split_paths(&more));
+        }
+        let text: String = alternates
+            .iter()
+            .map(|p| {
+                let abs = if p.is_relative() {
+                    self.common_dir().join(p)
+                } else {
+                    p.clone()
+                };
+                format!("{}\n", abs.display())
+            })
+            .collect();
+        let w = |p: PathBuf, t: &str| std::fs::write(&p, t).map_err(|e| Error::io(&p, e));
+        for d in ["objects/info", "refs/heads", "refs/tags"] {
+            std::fs::create_dir_all(dir.join(d)).map_err(|e| Error::io(dir, e))?;
+        }
+        w(dir.join("objects/info/alternates"), &text)?;
+        w(dir.join("HEAD"), "ref: refs/heads/main\n")?;
+        w(
+            dir.join("config"),
+            "[core]\n\trepositoryformatversion = 0\n\tbare = true\n",
+        )?;
+        let git = gix::open(dir).map_err(|e| Error::git("opening the push's object view", e))?;
+        Ok(Some((Repo { git }, tmp)))
     }
 }

@@ -40,10 +40,11 @@ impl SideReader<'_> {
     }
 
     pub fn read_string(&self, path: &str) -> Result<Option<String>> {
-        Ok(self
-            .read(path)?
-            .map(|b| String::from_utf8(b).map_err(|_| Error::Usage(format!("{path} is not UTF-8 text"))))
-            .transpose()?)
+        self.read(path)?
+            .map(|b| {
+                String::from_utf8(b).map_err(|_| Error::Usage(format!("{path} is not UTF-8 text")))
+            })
+            .transpose()
     }
 
     /// File names directly in `dir`.

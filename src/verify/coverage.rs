@@ -56,7 +56,11 @@ fn parse_policy(text: Option<String>) -> Option<Result<Policy, String>> {
     text.map(|t| yaml::parse_policy(&t).map_err(|e| e.to_string()))
 }
 
-fn load_file(reader: &SideReader<'_>, cache: &mut Files, path: &str) -> Result<Option<Result<LedgerFile, String>>, store::Error> {
+fn load_file(
+    reader: &SideReader<'_>,
+    cache: &mut Files,
+    path: &str,
+) -> Result<Option<Result<LedgerFile, String>>, store::Error> {
     if let Some(v) = cache.get(path) {
         return Ok(v.clone());
     }
@@ -76,8 +80,11 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
         Some(Ok(p)) => p,
         Some(Err(e)) => {
             j.report.push(
-                Finding::error("policy-unreadable", format!("the policy in force does not parse: {e}"))
-                    .at(POLICY_PATH, None),
+                Finding::error(
+                    "policy-unreadable",
+                    format!("the policy in force does not parse: {e}"),
+                )
+                .at(POLICY_PATH, None),
             );
             return Ok(j);
         }
@@ -86,9 +93,13 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
             if let Some(new) = parse_policy(ctx.new.read_string(POLICY_PATH)?) {
                 match new {
                     Ok(_) => j.bootstrap = true,
-                    Err(e) => j
-                        .report
-                        .push(Finding::error("policy-invalid", format!("the new policy does not parse: {e}")).at(POLICY_PATH, None)),
+                    Err(e) => j.report.push(
+                        Finding::error(
+                            "policy-invalid",
+                            format!("the new policy does not parse: {e}"),
+                        )
+                        .at(POLICY_PATH, None),
+                    ),
                 }
             }
             return Ok(j);
@@ -105,14 +116,33 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
         let new_kind = c.new.map(|(_, k)| k);
         if path.starts_with(&format!("{LEDGER_DIR}/")) {
             if matches!(new_kind, Some(EntryKind::Symlink | EntryKind::Submodule)) {
-                j.report.push(Finding::error("symlink", format!("{path}: symlinks and submodules are refused in the ledger")).at(path, None));
+                j.report.push(
+                    Finding::error(
+                        "symlink",
+                        format!("{path}: symlinks and submodules are refused in the ledger"),
+                    )
+                    .at(path, None),
+                );
                 continue;
             }
-            check_ledger_change(ctx, &policy, c, &mut old_files, &mut new_files, &mut linked, &mut j.report)?;
+            check_ledger_change(
+                ctx,
+                &policy,
+                c,
+                &mut old_files,
+                &mut new_files,
+                &mut linked,
+                &mut j.report,
+            )?;
             continue;
         }
-        if matches!(c.kind, ChangeKind::Modified | ChangeKind::Deleted) && policy.is_immutable(path) {
-            let what = if c.kind == ChangeKind::Deleted { "deleted" } else { "modified" };
+        if matches!(c.kind, ChangeKind::Modified | ChangeKind::Deleted) && policy.is_immutable(path)
+        {
+            let what = if c.kind == ChangeKind::Deleted {
+                "deleted"
+            } else {
+                "modified"
+            };
             j.report.push(
                 Finding::error(
                     "immutable",
@@ -124,8 +154,11 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
         if policy.governs(path) {
             if matches!(new_kind, Some(EntryKind::Symlink | EntryKind::Submodule)) {
                 j.report.push(
-                    Finding::error("symlink", format!("{path}: symlinks and submodules are refused under governed paths"))
-                        .at(path, None),
+                    Finding::error(
+                        "symlink",
+                        format!("{path}: symlinks and submodules are refused under governed paths"),
+                    )
+                    .at(path, None),
                 );
             }
             governed.push(c);
@@ -172,7 +205,12 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
             && let Err(why) = &c
         {
             j.report.push(
-                Finding::new(Severity::Warning, "link-unusable", format!("Ops-Id {id} cannot cover this change: {why}")).record(*id),
+                Finding::new(
+                    Severity::Warning,
+                    "link-unusable",
+                    format!("Ops-Id {id} cannot cover this change: {why}"),
+                )
+                .record(*id),
             );
         }
         candidates.insert(*id, c);
@@ -189,21 +227,32 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
         for (id, cand) in &candidates {
             let Ok(cand) = cand else { continue };
             if !cand.allowed.iter().any(|g| g.matches(path)) {
-                reasons.push(format!("{id} does not allow {path} (allowed_paths: {})", cand.allowed_text.join(", ")));
+                reasons.push(format!(
+                    "{id} does not allow {path} (allowed_paths: {})",
+                    cand.allowed_text.join(", ")
+                ));
                 continue;
             }
             if let Some(min) = min_risk
                 && cand.risk < min
             {
-                reasons.push(format!("{id} is {} but {path} needs at least {min}", cand.risk));
+                reasons.push(format!(
+                    "{id} is {} but {path} needs at least {min}",
+                    cand.risk
+                ));
                 continue;
             }
             if cand.approvals < need_approvals {
-                reasons.push(format!("{id} has {} approvals but {path} needs {need_approvals}", cand.approvals));
+                reasons.push(format!(
+                    "{id} has {} approvals but {path} needs {need_approvals}",
+                    cand.approvals
+                ));
                 continue;
             }
             if human_only && !cand.human_approvals {
-                reasons.push(format!("{path} is human-only, and {id} was approved under a grant"));
+                reasons.push(format!(
+                    "{path} is human-only, and {id} was approved under a grant"
+                ));
                 continue;
             }
             covered_by = Some(*id);
@@ -211,17 +260,26 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
         }
         let rule_names: Vec<String> = rules
             .iter()
-            .map(|r| r.paths.first().map(|g| g.as_str().to_string()).unwrap_or_default())
+            .flat_map(|r| {
+                r.paths
+                    .iter()
+                    .filter(|g| g.matches(path))
+                    .map(|g| g.as_str().to_string())
+            })
             .chain((path == POLICY_PATH).then(|| "the policy file itself".to_string()))
             .collect();
         if covered_by.is_none() {
             let mut msg = format!(
                 "{path} is governed ({}{}) and no approved, live operation linked to this change covers it",
                 rule_names.join(", "),
-                min_risk.map(|r| format!("; min risk {r}")).unwrap_or_default()
+                min_risk
+                    .map(|r| format!("; min risk {r}"))
+                    .unwrap_or_default()
             );
             if candidates.is_empty() {
-                msg.push_str("; no operation is linked (add one in the same change, or an Ops-Id trailer)");
+                msg.push_str(
+                    "; no operation is linked (add one in the same change, or an Ops-Id trailer)",
+                );
             }
             for r in &reasons {
                 msg.push_str("; ");
@@ -232,7 +290,8 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
                     msg.push_str(&format!("; {id}: {why}"));
                 }
             }
-            j.report.push(Finding::error("uncovered", msg).at(path, None));
+            j.report
+                .push(Finding::error("uncovered", msg).at(path, None));
         }
         j.governed.push(PathVerdict {
             path: path.to_string(),
@@ -263,7 +322,12 @@ pub fn allowed_glob(p: &str) -> Option<Glob> {
     Glob::new(&format!("/{p}")).ok()
 }
 
-fn candidate(ctx: &ChangeContext<'_>, policy: &Policy, id: &RecordId, files: &mut Files) -> Result<Result<Candidate, String>, store::Error> {
+fn candidate(
+    ctx: &ChangeContext<'_>,
+    policy: &Policy,
+    id: &RecordId,
+    files: &mut Files,
+) -> Result<Result<Candidate, String>, store::Error> {
     if id.kind() != crate::model::IdKind::Operation {
         return Ok(Err("not an operation id".into()));
     }
@@ -296,11 +360,16 @@ fn candidate(ctx: &ChangeContext<'_>, policy: &Policy, id: &RecordId, files: &mu
             return Ok(Err(format!("invalid: {}", why.join("; "))));
         }
     }
-    let expires = op
-        .expires_at
-        .or_else(|| op.created_at.map(|c| c.plus_hours(policy.operations.default_window_hours.into())));
+    let expires = op.expires_at.or_else(|| {
+        op.created_at
+            .map(|c| c.plus_hours(policy.operations.default_window_hours.into()))
+    });
     match expires {
-        None => return Ok(Err("it has neither expires_at nor created_at, so its window cannot be judged".into())),
+        None => {
+            return Ok(Err(
+                "it has neither expires_at nor created_at, so its window cannot be judged".into(),
+            ));
+        }
         Some(e) if ctx.now >= e => return Ok(Err(format!("expired at {e}"))),
         Some(_) => {}
     }
@@ -312,7 +381,11 @@ fn candidate(ctx: &ChangeContext<'_>, policy: &Policy, id: &RecordId, files: &mu
     if let Some(out) = closing_outcome(ctx, id, files)? {
         return Ok(Err(format!("closed by outcome {out}")));
     }
-    let allowed: Vec<Glob> = op.allowed_paths.iter().filter_map(|p| allowed_glob(p)).collect();
+    let allowed: Vec<Glob> = op
+        .allowed_paths
+        .iter()
+        .filter_map(|p| allowed_glob(p))
+        .collect();
     Ok(Ok(Candidate {
         risk: op.risk_class,
         allowed,
@@ -326,7 +399,11 @@ fn candidate(ctx: &ChangeContext<'_>, policy: &Policy, id: &RecordId, files: &mu
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 /// An outcome record that closes `id`, in the month files from `id`'s month to now's.
-fn closing_outcome(ctx: &ChangeContext<'_>, id: &RecordId, files: &mut Files) -> Result<Option<RecordId>, store::Error> {
+fn closing_outcome(
+    ctx: &ChangeContext<'_>,
+    id: &RecordId,
+    files: &mut Files,
+) -> Result<Option<RecordId>, store::Error> {
     let (mut y, mut m) = (id.date().year(), id.date().month());
     let end = ctx.now.date();
     let mut guard = 0;
@@ -363,7 +440,13 @@ fn check_ledger_change(
 ) -> Result<(), store::Error> {
     let path = c.path.as_str();
     if month_of(path).is_none() || path.matches('/').count() != 2 {
-        report.push(Finding::error("ledger-file", format!("{path}: only ops/ledger/YYYY-MM.yaml files may be in the ledger")).at(path, None));
+        report.push(
+            Finding::error(
+                "ledger-file",
+                format!("{path}: only ops/ledger/YYYY-MM.yaml files may be in the ledger"),
+            )
+            .at(path, None),
+        );
         return Ok(());
     }
     let old = load_file(ctx.old, old_files, path)?;
@@ -381,7 +464,13 @@ fn check_ledger_change(
         }
         None => {
             if old.as_ref().is_some_and(|f| !f.records.is_empty()) {
-                report.push(Finding::error("record-removed", format!("{path} is deleted; ledger records are never removed")).at(path, None));
+                report.push(
+                    Finding::error(
+                        "record-removed",
+                        format!("{path} is deleted; ledger records are never removed"),
+                    )
+                    .at(path, None),
+                );
             }
             return Ok(());
         }
@@ -389,7 +478,13 @@ fn check_ledger_change(
     let mut ids = BTreeSet::new();
     for (span, r) in &new.records {
         if !ids.insert(*r.id()) {
-            report.push(Finding::error("duplicate-id", format!("{} appears twice in {path}", r.id())).at(path, Some(span.first_line)));
+            report.push(
+                Finding::error(
+                    "duplicate-id",
+                    format!("{} appears twice in {path}", r.id()),
+                )
+                .at(path, Some(span.first_line)),
+            );
         }
     }
     let old_by_id: BTreeMap<RecordId, &Record> = old
@@ -398,7 +493,14 @@ fn check_ledger_change(
         .unwrap_or_default();
     for (id, r_old) in &old_by_id {
         let Some((span, r_new)) = new.records.iter().find(|(_, r)| r.id() == id) else {
-            report.push(Finding::error("record-removed", format!("{id} was removed from {path}; records are never removed")).at(path, None).record(*id));
+            report.push(
+                Finding::error(
+                    "record-removed",
+                    format!("{id} was removed from {path}; records are never removed"),
+                )
+                .at(path, None)
+                .record(*id),
+            );
             continue;
         };
         if r_new.payload_sha256() != r_old.payload_sha256() {
@@ -418,21 +520,38 @@ fn check_ledger_change(
             continue;
         }
         let new_sigs: BTreeSet<&str> = r_new.signoffs().iter().map(|s| s.sig.as_str()).collect();
-        if let Some(lost) = r_old.signoffs().iter().find(|s| !new_sigs.contains(s.sig.as_str())) {
+        if let Some(lost) = r_old
+            .signoffs()
+            .iter()
+            .find(|s| !new_sigs.contains(s.sig.as_str()))
+        {
             report.push(
-                Finding::error("signoff-removed", format!("{id}: the signoff by {} ({}) was removed; signoffs only grow", lost.by, lost.role))
-                    .at(path, Some(span.first_line))
-                    .record(*id),
+                Finding::error(
+                    "signoff-removed",
+                    format!(
+                        "{id}: the signoff by {} ({}) was removed; signoffs only grow",
+                        lost.by, lost.role
+                    ),
+                )
+                .at(path, Some(span.first_line))
+                .record(*id),
             );
             continue;
         }
         if r_new.signoffs().len() != r_old.signoffs().len() {
             let check = check_record(policy, r_new);
             for (code, msg) in &check.problems {
-                report.push(Finding::error(code, format!("{id}: {msg}")).at(path, Some(span.first_line)).record(*id));
+                report.push(
+                    Finding::error(code, format!("{id}: {msg}"))
+                        .at(path, Some(span.first_line))
+                        .record(*id),
+                );
             }
             let was = check_record(policy, r_old).state();
-            if check.state() == State::Approved && was != State::Approved && r_new.kind() == Kind::Operation {
+            if check.state() == State::Approved
+                && was != State::Approved
+                && r_new.kind() == Kind::Operation
+            {
                 linked.insert(*id);
             }
         }
@@ -443,7 +562,11 @@ fn check_ledger_change(
         }
         let check = check_record(policy, r);
         for (code, msg) in &check.problems {
-            report.push(Finding::error(code, format!("{}: {msg}", r.id())).at(path, Some(span.first_line)).record(*r.id()));
+            report.push(
+                Finding::error(code, format!("{}: {msg}", r.id()))
+                    .at(path, Some(span.first_line))
+                    .record(*r.id()),
+            );
         }
         if r.kind() == Kind::Operation && check.state() == State::Approved {
             linked.insert(*r.id());
@@ -452,9 +575,17 @@ fn check_ledger_change(
         for s in r.signoffs() {
             if s.at.unix() > ctx.now.unix() + MAX_CLOCK_SKEW_SECS {
                 report.push(
-                    Finding::error("future-signoff", format!("{}: signoff by {} is dated {}, in the future", r.id(), s.by, s.at))
-                        .at(path, Some(span.first_line))
-                        .record(*r.id()),
+                    Finding::error(
+                        "future-signoff",
+                        format!(
+                            "{}: signoff by {} is dated {}, in the future",
+                            r.id(),
+                            s.by,
+                            s.at
+                        ),
+                    )
+                    .at(path, Some(span.first_line))
+                    .record(*r.id()),
                 );
             }
         }

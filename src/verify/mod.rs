@@ -3,6 +3,7 @@
 
 pub mod coverage;
 pub mod ledger;
+pub mod range;
 pub mod records;
 pub mod tags;
 
@@ -30,6 +31,9 @@ pub struct Finding {
     pub line: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordId>,
+    /// The commit the finding is about (range and hook checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     pub message: String,
     /// A unified diff, when the finding is a mismatch between two texts.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +48,7 @@ impl Finding {
             file: None,
             line: None,
             record: None,
+            commit: None,
             message: message.into(),
             diff: None,
         }
@@ -73,6 +78,9 @@ pub struct Report {
     pub records: Vec<records::RecordSummary>,
     /// Tags checked.
     pub tags: usize,
+    /// Commits checked, for range and history checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commits: Option<usize>,
 }
 
 impl Report {
