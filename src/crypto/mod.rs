@@ -16,7 +16,7 @@ pub const NAMESPACE_GIT: &str = "git";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("not an OpenSSH private key ({0})")]
+    #[error("not an OpenSSH ed25519 private key ({0}); git-ops signs with ssh-ed25519 keys only")]
     BadPrivateKey(String),
     #[error("{0} keys are not supported; git-ops signs with ssh-ed25519 keys only")]
     WrongAlgorithm(String),

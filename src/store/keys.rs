@@ -131,8 +131,22 @@ pub fn load_keypair(
 ) -> Result<Keypair> {
     check_private_permissions(path)?;
     let bytes = Zeroizing::new(fs::read(path).map_err(|e| Error::io(path, e))?);
-    Keypair::from_openssh(&bytes, passphrase)
-        .map_err(|e| Error::Key(format!("{}: {e}", path.display())))
+    Keypair::from_openssh(&bytes, passphrase).map_err(|e| {
+        // ssh-key is built for ed25519 only, so other key types fail to decode before their type
+        // is known; the public half beside the key says what it is.
+        let pub_path = PathBuf::from(format!("{}.pub", path.display()));
+        if let Ok(p) = fs::read_to_string(&pub_path)
+            && let Some(alg) = p.split_whitespace().next()
+            && alg != "ssh-ed25519"
+            && matches!(e, crate::crypto::Error::BadPrivateKey(_))
+        {
+            return Error::Key(format!(
+                "{}: a {alg} key; git-ops signs with ssh-ed25519 keys only (make one with `git ops keys generate` or `ssh-keygen -t ed25519`)",
+                path.display()
+            ));
+        }
+        Error::Key(format!("{}: {e}", path.display()))
+    })
 }
 
 /// Writes `key` to `path` (0600) and `path.pub` (0644). Refuses to overwrite either.

@@ -39,23 +39,19 @@ pub struct LedgerFile {
 impl LedgerFile {
     /// Parses the text of a ledger file; `path` is only used in messages and checks.
     pub fn parse(path: &str, text: String) -> Result<LedgerFile> {
-        let month = month_of(path).ok_or_else(|| Error::Yaml {
-            path: path.to_string(),
-            source: yaml::YamlError {
+        let month = month_of(path).ok_or_else(|| Error::Yaml { path: path.to_string(), error: yaml::YamlError {
                 line: None,
                 column: None,
                 message: "ledger files must be named ops/ledger/YYYY-MM.yaml".into(),
             },
         })?;
-        let records = yaml::parse_stream(&text).map_err(|source| Error::Yaml {
+        let records = yaml::parse_stream(&text).map_err(|error| Error::Yaml {
             path: path.to_string(),
-            source,
+            error,
         })?;
         for (span, r) in &records {
             if r.id().month() != month {
-                return Err(Error::Yaml {
-                    path: path.to_string(),
-                    source: yaml::YamlError {
+                return Err(Error::Yaml { path: path.to_string(), error: yaml::YamlError {
                         line: Some(span.first_line),
                         column: None,
                         message: format!(
@@ -151,9 +147,7 @@ pub fn load_files(root: &Path) -> Result<Vec<Result<LedgerFile>>> {
             let path = dir.join(&name);
             let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
             if !meta.is_file() {
-                return Err(Error::Yaml {
-                    path: rel,
-                    source: yaml::YamlError {
+                return Err(Error::Yaml { path: rel, error: yaml::YamlError {
                         line: None,
                         column: None,
                         message: "not a regular file (symlinks and directories are refused in the ledger)".into(),

@@ -20,14 +20,12 @@ use crate::model::yaml::YamlError;
 pub enum Error {
     #[error("not inside a git repository: {0}")]
     NoRepo(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: {source}")]
-    Yaml { path: String, source: YamlError },
+    // The cause is part of the message, and deliberately not a `source`: printing the error
+    // chain would say it twice.
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error("{path}: {error}")]
+    Yaml { path: String, error: YamlError },
     #[error("git: {0}")]
     Git(String),
     /// A key that cannot be used: missing, readable by others, wrong type, wrong passphrase.
@@ -44,7 +42,7 @@ impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         }
     }
     pub fn git(context: &str, e: impl std::fmt::Display) -> Self {

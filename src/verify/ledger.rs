@@ -23,7 +23,7 @@ pub fn verify_ledger(
     for file in files {
         let file = match file {
             Ok(f) => f,
-            Err(crate::store::Error::Yaml { path, source }) => {
+            Err(crate::store::Error::Yaml { path, error: source }) => {
                 report.push(Finding::error("schema", source.message.clone()).at(path, source.line));
                 continue;
             }

@@ -1,0 +1,22 @@
+//! End-to-end tests of `git ops`: the real binary, run through the real `git`, on real
+//! repositories in temporary directories, with real ed25519 keys, cross-checked with stock
+//! `ssh-keygen` and `git tag -v`. One test binary, one module per area.
+
+#[path = "cli/bad_input.rs"]
+mod bad_input;
+#[path = "cli/concurrency.rs"]
+mod concurrency;
+#[path = "cli/flow.rs"]
+mod flow;
+#[path = "cli/harness.rs"]
+mod harness;
+#[path = "cli/keys.rs"]
+mod keys;
+#[path = "cli/merge.rs"]
+mod merge;
+#[path = "cli/misc.rs"]
+mod misc;
+#[path = "cli/samples.rs"]
+mod samples;
+#[path = "cli/tamper.rs"]
+mod tamper;
