@@ -112,3 +112,65 @@ pub fn whoami(policy: &Policy, key: Keypair) -> Result<Me> {
 pub fn stdout() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
 }
+
+/// Appends a record built for a fresh id of `kind`, signed by the caller as requester.
+pub fn append_signed(
+    repo: &Repo,
+    me: &Me,
+    now: Timestamp,
+    kind: git_ops::model::IdKind,
+    build: impl FnOnce(git_ops::model::RecordId) -> git_ops::model::Record,
+) -> Result<git_ops::model::Record> {
+    let writer = git_ops::store::ledger::LedgerWriter::lock(repo)?;
+    let id = writer.next_id(kind, now.date())?;
+    let mut record = build(id);
+    record.validate()?;
+    let s = git_ops::crypto::signoff(
+        &record,
+        &me.key,
+        &me.name,
+        git_ops::model::Role::Requester,
+        now,
+        None,
+    )?;
+    record.signoffs_mut().push(s);
+    writer.append(&record)?;
+    Ok(record)
+}
+
+/// Appends a line to the local audit log; a log that cannot be written is reported, not fatal
+/// (the ledger itself is the record of truth).
+pub fn audit(repo: Option<&Repo>, action: &str, ids: &[String], me: Option<&Me>, result: &str) {
+    let entry = git_ops::store::audit::Entry {
+        time: Timestamp::from_datetime(chrono::Utc::now()).to_string(),
+        repo: repo
+            .and_then(|r| r.workdir().ok().map(|p| p.display().to_string()))
+            .or_else(|| repo.map(|r| r.common_dir().display().to_string()))
+            .unwrap_or_default(),
+        action,
+        ids: ids.to_vec(),
+        signer: me.map(|m| m.name.to_string()),
+        fingerprint: me.map(|m| m.key.fingerprint().to_string()),
+        result: result.to_string(),
+    };
+    if let Err(e) = git_ops::store::audit::append(&entry) {
+        eprintln!("warning: could not write the audit log: {e}");
+    }
+}
+
+/// Runs a privileged action and logs its result, whatever it is.
+pub fn audited<T>(
+    repo: Option<&Repo>,
+    action: &str,
+    ids: &[String],
+    me: Option<&Me>,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let r = f();
+    let result = match &r {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("refused: {e:#}"),
+    };
+    audit(repo, action, ids, me, &result);
+    r
+}

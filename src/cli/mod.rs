@@ -3,6 +3,8 @@
 
 pub mod common;
 pub mod demo;
+pub mod grant;
+pub mod halt;
 pub mod hook;
 pub mod hooks;
 pub mod init;
@@ -55,6 +57,15 @@ pub enum Command {
     List(show::ListArgs),
     /// Records with their signoffs, newest first.
     Log(show::ListArgs),
+    /// Preauth grants for automation: create, list, revoke.
+    #[command(subcommand)]
+    Grant(grant::GrantCmd),
+    /// Freeze automation: every grant is suspended until resume.
+    Halt(halt::HaltArgs),
+    /// Lift a halt.
+    Resume(halt::HaltArgs),
+    /// Posture (OK or HALTED), active grants, operations waiting for approval.
+    Status(halt::StatusArgs),
     /// Set the operation whose Ops-Id trailer your next commits get.
     Use(use_op::Args),
     /// Hook entry points (called by the installed shims).
@@ -176,6 +187,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Log(a) => show::run_list(&ctx, a, true),
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Use(a) => use_op::run(&ctx, a),
+        Command::Grant(c) => grant::run(&ctx, c),
+        Command::Halt(a) => halt::run_halt(&ctx, a, true),
+        Command::Resume(a) => halt::run_halt(&ctx, a, false),
+        Command::Status(a) => halt::run_status(&ctx, a),
         Command::Hook(a) => hook::run(&ctx, a),
         Command::Hooks(c) => hooks::run(&ctx, c),
         Command::MergeDriver(a) => merge::run(&ctx, a),

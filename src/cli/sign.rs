@@ -12,10 +12,11 @@ use git_ops::model::record::Role;
 use git_ops::model::{Kind, Record, RecordId, yaml};
 use git_ops::render::line;
 use git_ops::store::ledger::{Ledger, LedgerWriter};
-use git_ops::store::{self, Repo, tags};
-use git_ops::verify::records::{State, check_record};
+use git_ops::store::{Repo, tags};
+use git_ops::verify::grants::{GrantClock, GrantIndex, scope_covers};
+use git_ops::verify::records::{State, check_record, check_record_with};
 
-use super::common::{Ctx, Me, load_key, load_policy, whoami};
+use super::common::{Ctx, Me, audited, load_key, load_policy, whoami};
 use super::{usage, usage_hint};
 
 #[derive(clap::Args, Debug)]
@@ -43,8 +44,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let root = repo.workdir()?.to_path_buf();
     let policy = load_policy(&root)?;
     let me = whoami(&policy, load_key(Some(&repo), args.key.as_deref())?)?;
+    let ids = [args.id.to_string()];
+    audited(Some(&repo), "sign", &ids, Some(&me), || {
+        sign(ctx, &repo, &policy, &me, &args)
+    })
+}
+
+fn sign(ctx: &Ctx, repo: &Repo, policy: &Policy, me: &Me, args: &Args) -> Result<u8> {
     let now = ctx.now();
-    let writer = LedgerWriter::lock(&repo)?;
+    let writer = LedgerWriter::lock(repo)?;
     let ledger = writer.ledger()?;
     let found = ledger.find(&args.id).ok_or_else(|| {
         usage_hint(
@@ -53,7 +61,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         )
     })?;
     let record = found.value;
-    let check = check_record(&policy, record);
+    let grants = GrantIndex::build(policy, ledger.records().map(|r| r.value));
+    let check = check_record_with(policy, record, Some((&grants, GrantClock::Now(now))));
     let role = if check.requester.is_none() {
         Role::Requester
     } else {
@@ -84,7 +93,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         }
     } else {
         if let Some(g) = &args.grant {
-            check_grant_for_me(&ledger, g, &me)?;
+            check_grant_for_me(policy, &grants, record, g, me, now)?;
         } else if !me.entry.is_approver() {
             return Err(usage_hint(
                 format!(
@@ -110,32 +119,53 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         Ok(())
     })?;
     drop(writer);
-    let after = check_record(&policy, &updated);
+    let after = check_record_with(policy, &updated, Some((&grants, GrantClock::Now(now))));
     writeln!(
         std::io::stdout(),
-        "signed {} as {role} by {}: {} ({} of {} approvals)",
+        "signed {} as {role} by {}{}: {} ({} of {} approvals)",
         args.id,
         me.name,
+        args.grant
+            .map(|g| format!(" under {g}"))
+            .unwrap_or_default(),
         state_word(after.state()),
         after.approvals(),
         after.required
     )?;
-    after_signing(&repo, &policy, &me, &updated)?;
+    after_signing_with(repo, policy, me, &updated, after.state())?;
     Ok(0)
 }
 
-fn check_grant_for_me(ledger: &Ledger, grant: &RecordId, me: &Me) -> Result<()> {
-    let Some(g) = ledger.find(grant) else {
-        return Err(usage(format!("no grant {grant} in the ledger")));
-    };
-    match g.value {
-        Record::Grant(g) if g.grantee == me.name => Ok(()),
-        Record::Grant(g) => Err(usage(format!(
+/// A grant signoff must be by the grantee, under a grant live now, whose scope covers the record.
+fn check_grant_for_me(
+    policy: &Policy,
+    grants: &GrantIndex,
+    record: &Record,
+    grant: &RecordId,
+    me: &Me,
+    now: git_ops::model::Timestamp,
+) -> Result<()> {
+    let info = grants
+        .grants
+        .get(grant)
+        .ok_or_else(|| usage(format!("no grant {grant} in the ledger")))?;
+    if info.grant.grantee != me.name {
+        return Err(usage(format!(
             "{grant} is granted to {}, not to {}",
-            g.grantee, me.name
-        ))),
-        _ => Err(usage(format!("{grant} is not a grant"))),
+            info.grant.grantee, me.name
+        )));
     }
+    grants
+        .live_at(policy, grant, now)
+        .map_err(|why| usage(format!("refused: {why}")))?;
+    let Some(op) = record.as_operation() else {
+        return Err(usage(format!(
+            "grants cover operations only, and {} is a {}",
+            record.id(),
+            record.kind()
+        )));
+    };
+    scope_covers(&info.grant, op).map_err(|why| usage(format!("refused, out of scope: {why}")))
 }
 
 pub fn state_word(s: State) -> &'static str {
@@ -149,7 +179,23 @@ pub fn state_word(s: State) -> &'static str {
 /// After a signoff: when an operation has reached its threshold and has no tag yet, tag it
 /// (unless the policy reserves tagging to humans and the signer is automation).
 pub fn after_signing(repo: &Repo, policy: &Policy, me: &Me, record: &Record) -> Result<()> {
-    if record.kind() != Kind::Operation || check_record(policy, record).state() != State::Approved {
+    after_signing_with(
+        repo,
+        policy,
+        me,
+        record,
+        check_record(policy, record).state(),
+    )
+}
+
+pub fn after_signing_with(
+    repo: &Repo,
+    policy: &Policy,
+    me: &Me,
+    record: &Record,
+    state: State,
+) -> Result<()> {
+    if record.kind() != Kind::Operation || state != State::Approved {
         return Ok(());
     }
     let name = record.id().tag_name();
@@ -164,17 +210,18 @@ pub fn after_signing(repo: &Repo, policy: &Policy, me: &Me, record: &Record) -> 
         );
         return Ok(());
     }
-    match make_tag(repo, me, record) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            eprintln!("{} is approved, but no tag was made: {e:#}", record.id());
-            eprintln!(
-                "hint: after your next commit, run `git ops tag {}`",
-                record.id()
-            );
-            Ok(())
-        }
+    let ids = [record.id().to_string()];
+    let made = audited(Some(repo), "tag", &ids, Some(me), || {
+        make_tag(repo, me, record)
+    });
+    if let Err(e) = made {
+        eprintln!("{} is approved, but no tag was made: {e:#}", record.id());
+        eprintln!(
+            "hint: after your next commit, run `git ops tag {}`",
+            record.id()
+        );
     }
+    Ok(())
 }
 
 fn make_tag(repo: &Repo, me: &Me, record: &Record) -> Result<()> {
@@ -258,9 +305,9 @@ pub fn run_tag(ctx: &Ctx, args: TagArgs) -> Result<u8> {
         writeln!(std::io::stdout(), "{} exists already", line(&name))?;
         return Ok(0);
     }
-    make_tag(&repo, &me, record).map_err(|e| match e.downcast::<store::Error>() {
-        Ok(s) => s.into(),
-        Err(e) => e,
+    let ids = [args.id.to_string()];
+    audited(Some(&repo), "tag", &ids, Some(&me), || {
+        make_tag(&repo, &me, record)
     })?;
     Ok(0)
 }

@@ -7,7 +7,8 @@ use anyhow::Result;
 
 use git_ops::model::RecordId;
 use git_ops::store::{Ledger, Repo, fsutil};
-use git_ops::verify::records::{State, check_record};
+use git_ops::verify::grants::{GrantClock, GrantIndex};
+use git_ops::verify::records::{State, check_record_with};
 
 use super::common::{Ctx, load_policy, stdout};
 use super::sign::state_word;
@@ -70,7 +71,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     if record.as_operation().is_none() {
         return Err(usage(format!("{id} is not an operation")));
     }
-    let state = check_record(&load_policy(root)?, record).state();
+    let policy = load_policy(root)?;
+    let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
+    let state =
+        check_record_with(&policy, record, Some((&grants, GrantClock::Now(ctx.now())))).state();
     fsutil::write_atomic(&path, format!("{id}\n").as_bytes(), None)?;
     writeln!(
         out,

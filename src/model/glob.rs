@@ -189,4 +189,38 @@ mod tests {
             assert!(Glob::new(bad).is_err(), "{bad:?} accepted");
         }
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn pattern() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(
+                    prop::sample::select(vec![
+                        "ops", "deploy", "**", "*", "*.md", "a?c", "[ab]", "[!x]", "[a-", ".",
+                        "..", "", " ", "é", "!x", "\\",
+                    ]),
+                    1..5,
+                )
+                .prop_map(|p| p.join("/")),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// An accepted pattern keeps its text and reads back as itself; matching never panics.
+            #[test]
+            fn globs_read_back_as_written(p in pattern(), path in "[a-z*?./é]{0,20}") {
+                if let Ok(g) = Glob::new(&p) {
+                    prop_assert_eq!(g.as_str(), p.as_str());
+                    prop_assert_eq!(Glob::new(g.as_str()).expect("itself"), g.clone());
+                    let _ = g.matches(&path);
+                }
+            }
+        }
+    }
 }

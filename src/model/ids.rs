@@ -208,4 +208,52 @@ mod tests {
         assert!(RecordId::from_tag_name("ops-grant-2026-01-27-011").is_err());
         assert!(RecordId::from_tag_name("OPS-2026-01-27-011").is_err());
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn id() -> impl Strategy<Value = RecordId> {
+            (
+                prop::sample::select(IdKind::ALL.to_vec()),
+                0i32..=9999,
+                1u32..=366,
+                1u32..=MAX_SEQ,
+            )
+                .prop_filter_map("a calendar date", |(kind, y, ord, seq)| {
+                    RecordId::new(kind, NaiveDate::from_yo_opt(y, ord)?, seq).ok()
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn ids_read_back_as_written(id in id()) {
+                let s = id.to_string();
+                prop_assert_eq!(s.parse::<RecordId>().expect("its own form"), id);
+                prop_assert_eq!(id.month(), s.split('-').skip(1).take(2).collect::<Vec<_>>().join("-"));
+                if id.kind() == IdKind::Operation {
+                    prop_assert_eq!(RecordId::from_tag_name(&id.tag_name()).expect("a tag name"), id);
+                }
+                // The order of ids is the order of (kind, date, seq): within a kind, by date.
+                let json = serde_json::to_string(&id).expect("ids are strings");
+                prop_assert_eq!(serde_json::from_str::<RecordId>(&json).expect("read back"), id);
+            }
+
+            /// One string form: whatever parses prints back as the same text.
+            #[test]
+            fn only_the_canonical_form_parses(
+                s in prop_oneof![
+                    any::<String>(),
+                    "(OPS|OUT|GRANT|REV|HALT|RESUME|ops|X)-[0-9+ -]{8,12}-[0-9+]{1,6}",
+                ]
+            ) {
+                if let Ok(id) = s.parse::<RecordId>() {
+                    prop_assert_eq!(id.to_string(), s);
+                }
+            }
+        }
+    }
 }

@@ -252,4 +252,42 @@ mod tests {
         assert!(PublicKeyLine::new("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7").is_err());
         assert!(PublicKeyLine::new("not a key").is_err());
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Whatever is accepted keeps its exact text, and reads back as itself.
+            #[test]
+            fn names_and_fingerprints_keep_their_text(
+                s in prop_oneof![any::<String>(), "[a-zA-Z0-9._@, *-]{0,70}", "SHA256:[A-Za-z0-9+/=]{41,45}"]
+            ) {
+                if let Ok(n) = SignerName::new(&s) {
+                    prop_assert_eq!(n.as_str(), s.as_str());
+                    prop_assert_eq!(SignerName::new(n.as_str()).expect("itself"), n);
+                }
+                if let Ok(f) = Fingerprint::new(&s) {
+                    prop_assert_eq!(f.as_str(), s.as_str());
+                }
+            }
+
+            /// A signature's one form (trimmed, one final newline) is a fixed point.
+            #[test]
+            fn armored_signatures_have_one_form(
+                lines in prop::collection::vec("[A-Za-z0-9+/=]{0,76}", 0..6),
+                before in "[ \n\t]{0,3}",
+                after in "[ \n\t]{0,3}",
+            ) {
+                let text = format!("{before}{SIG_BEGIN}\n{}\n{SIG_END}{after}", lines.join("\n"));
+                let sig = ArmoredSig::new(&text).expect("well formed");
+                let end = format!("{SIG_END}\n");
+                prop_assert!(sig.as_str().ends_with(&end));
+                prop_assert_eq!(ArmoredSig::new(sig.as_str()).expect("itself"), sig);
+            }
+        }
+    }
 }

@@ -107,4 +107,38 @@ mod tests {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad} accepted");
         }
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Every instant from 0000-01-01 to 9999-12-31 (what four year digits can write).
+            #[test]
+            fn timestamps_read_back_as_written(secs in -62_167_219_200i64..253_402_300_800) {
+                let t = Timestamp::from_unix(secs).expect("in range");
+                let s = t.to_string();
+                prop_assert_eq!(s.parse::<Timestamp>().expect("its own form"), t);
+                prop_assert_eq!(t.unix(), secs);
+                let json = serde_json::to_string(&t).expect("timestamps are strings");
+                prop_assert_eq!(serde_json::from_str::<Timestamp>(&json).expect("read back"), t);
+            }
+
+            /// One string form: whatever parses prints back as the same text.
+            #[test]
+            fn only_the_canonical_form_parses(
+                s in prop_oneof![
+                    any::<String>(),
+                    "[0-9+-]{4,6}-[0-9]{1,2}-[0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,3})?(Z|z|[+-]00:00)?",
+                ]
+            ) {
+                if let Ok(t) = s.parse::<Timestamp>() {
+                    prop_assert_eq!(t.to_string(), s);
+                }
+            }
+        }
+    }
 }

@@ -298,4 +298,634 @@ mod tests {
         let deep = format!("notes: {}{}\n", "[".repeat(5000), "]".repeat(5000));
         assert!(parse_record(&deep, 1).is_err());
     }
+
+    /// Property tests: whatever the text, a rendered record or policy reads back as itself.
+    mod props {
+        use std::collections::BTreeMap;
+
+        use chrono::NaiveDate;
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::model::policy::{
+            GrantLimits, OperationsCfg, Policy, RiskRule, Rule, SignerEntry, SignerRole,
+        };
+        use crate::model::record::{
+            Evidence, GitEvidence, GrantScope, OutcomeKind, ProofFile, ServiceStatus, Signoff,
+        };
+        use crate::model::{
+            ArmoredSig, Fingerprint, IdKind, PublicKeyLine, RecordId, RiskClass, Role, SignerName,
+            Timestamp, glob::Glob,
+        };
+
+        /// Pieces YAML likes to reinterpret: indicators, document markers, comments, line
+        /// breaks, YAML 1.1 booleans and nulls, numbers, and unicode beyond the BMP.
+        const PIECES: &[&str] = &[
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\n\n",
+            "\r\n",
+            ":",
+            ": ",
+            " :",
+            "#",
+            " #",
+            "# ",
+            "-",
+            "- ",
+            "---",
+            "\n---\n",
+            "--- ",
+            "...",
+            "\n...\n",
+            "'",
+            "''",
+            "\"",
+            "\\",
+            "\\n",
+            "|",
+            "|-",
+            ">",
+            ">-",
+            "&a",
+            "*a",
+            "!",
+            "!!str",
+            "%YAML 1.2",
+            "@",
+            "`",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            "?",
+            "? ",
+            "yes",
+            "no",
+            "Yes",
+            "NO",
+            "on",
+            "off",
+            "y",
+            "n",
+            "true",
+            "False",
+            "null",
+            "Null",
+            "~",
+            "0",
+            "-1",
+            "0755",
+            "0x1F",
+            "0o17",
+            "1e3",
+            "1_000",
+            ".inf",
+            "-.inf",
+            ".nan",
+            "12:30:00",
+            "2026-01-27",
+            "2026-01-27T06:15:30Z",
+            "é",
+            "日本語",
+            "\u{1F600}",
+            "\u{7f}",
+            "\u{85}",
+            "\u{a0}",
+            "\u{feff}",
+            "\u{2028}",
+            "\u{2029}",
+            "\u{0}",
+            "\u{1b}[31m",
+            "x",
+            "word",
+        ];
+
+        fn text() -> BoxedStrategy<String> {
+            prop_oneof![
+                3 => prop::collection::vec(prop::sample::select(PIECES), 0..8)
+                    .prop_map(|v| v.concat()),
+                1 => any::<String>(),
+                1 => "[ -~]{0,24}",
+            ]
+            .boxed()
+        }
+
+        fn non_blank() -> BoxedStrategy<String> {
+            text()
+                .prop_filter("mandatory fields are not blank", |s| !s.trim().is_empty())
+                .boxed()
+        }
+
+        fn texts() -> BoxedStrategy<Vec<String>> {
+            prop::collection::vec(text(), 0..4).boxed()
+        }
+
+        fn timestamp() -> BoxedStrategy<Timestamp> {
+            // Years 0000 to 9999: the range a four-digit RFC 3339 year can write.
+            (-62_167_219_200i64..253_402_300_800)
+                .prop_map(|s| Timestamp::from_unix(s).expect("in chrono's range"))
+                .boxed()
+        }
+
+        fn id(kind: IdKind) -> BoxedStrategy<RecordId> {
+            (0i32..=9999, 1u32..=12, 1u32..=31, 1u32..=99_999)
+                .prop_filter_map("a calendar date", move |(y, m, d, seq)| {
+                    let date = NaiveDate::from_ymd_opt(y, m, d)?;
+                    RecordId::new(kind, date, seq).ok()
+                })
+                .boxed()
+        }
+
+        fn signer() -> BoxedStrategy<SignerName> {
+            "[a-zA-Z0-9][a-zA-Z0-9._@-]{0,63}"
+                .prop_map(|s| SignerName::new(&s).expect("the pattern is the rule"))
+                .boxed()
+        }
+
+        fn signoff() -> BoxedStrategy<Signoff> {
+            (
+                signer(),
+                prop::sample::select(vec![Role::Requester, Role::Approver]),
+                timestamp(),
+                "[A-Za-z0-9+/]{43}",
+                prop::option::of(id(IdKind::Grant)),
+                prop::collection::vec("[A-Za-z0-9+/]{1,70}", 0..5),
+                "={0,2}",
+            )
+                .prop_map(|(by, role, at, fp, grant, lines, pad)| {
+                    let mut body = lines.join("\n");
+                    body.push_str(&pad);
+                    Signoff {
+                        by,
+                        role,
+                        at,
+                        key: Fingerprint::new(&format!("SHA256:{fp}")).expect("well formed"),
+                        grant,
+                        sig: ArmoredSig::new(&format!(
+                            "-----BEGIN SSH SIGNATURE-----\n{body}\n-----END SSH SIGNATURE-----"
+                        ))
+                        .expect("well formed"),
+                    }
+                })
+                .boxed()
+        }
+
+        fn signoffs() -> BoxedStrategy<Vec<Signoff>> {
+            prop::collection::vec(signoff(), 0..3).boxed()
+        }
+
+        fn risk() -> BoxedStrategy<RiskClass> {
+            prop::sample::select(RiskClass::ALL.to_vec()).boxed()
+        }
+
+        fn outcome_kind() -> BoxedStrategy<OutcomeKind> {
+            prop::sample::select(vec![
+                OutcomeKind::Success,
+                OutcomeKind::Partial,
+                OutcomeKind::Rollback,
+            ])
+            .boxed()
+        }
+
+        fn evidence() -> BoxedStrategy<Evidence> {
+            let git = (text(), text(), prop::option::of(text()), any::<bool>()).prop_map(
+                |(commit, commit_short, branch, dirty)| GitEvidence {
+                    commit,
+                    commit_short,
+                    branch,
+                    dirty,
+                },
+            );
+            let proof = (
+                text(),
+                prop::option::of("[0-9a-f]{64}"),
+                prop::option::of(0u64..(1 << 53)),
+                prop::option::of(timestamp()),
+                prop::option::of(text()),
+            )
+                .prop_map(|(path, sha256, size_bytes, mtime_utc, error)| ProofFile {
+                    path,
+                    sha256,
+                    size_bytes,
+                    mtime_utc,
+                    error,
+                });
+            let services = prop::collection::btree_map(
+                text(),
+                (text(), prop::option::of(text()))
+                    .prop_map(|(active, journal)| ServiceStatus { active, journal }),
+                0..3,
+            );
+            (
+                prop::option::of(timestamp()),
+                prop::option::of(git),
+                prop::option::of(text()),
+                services,
+                prop::option::of(proof),
+                prop::option::of(text()),
+                prop::option::of(text()),
+                texts(),
+            )
+                .prop_map(
+                    |(collected_at, git, hostname, services_status, proof_file, m, r, errors)| {
+                        Evidence {
+                            collected_at,
+                            git,
+                            hostname,
+                            services_status,
+                            proof_file,
+                            metrics_snapshot: m,
+                            redis_snapshot: r,
+                            errors,
+                        }
+                    },
+                )
+                .boxed()
+        }
+
+        /// `(created_at, expires_at)` with the second after the first when both are there.
+        fn window() -> BoxedStrategy<(Option<Timestamp>, Option<Timestamp>)> {
+            (prop::option::of(timestamp()), prop::option::of(timestamp()))
+                .prop_map(|(a, b)| match (a, b) {
+                    (Some(a), Some(b)) if a == b => (Some(a), None),
+                    (Some(a), Some(b)) => (Some(a.min(b)), Some(a.max(b))),
+                    other => other,
+                })
+                .boxed()
+        }
+
+        fn operation() -> BoxedStrategy<Record> {
+            let declaration = (
+                id(IdKind::Operation),
+                non_blank(),
+                non_blank(),
+                risk(),
+                non_blank(),
+                non_blank(),
+                texts(),
+                texts(),
+            );
+            let optional = (
+                prop::option::of(text()),
+                prop::option::of(text()),
+                prop::option::of(signer()),
+                window(),
+                prop::option::of(text()),
+                prop::option::of(text()),
+                prop::option::of(text()),
+                prop::option::of(id(IdKind::Operation)),
+                prop::option::of(text()),
+            );
+            let after = (
+                prop::option::of(outcome_kind()),
+                prop::option::of(timestamp()),
+                prop::option::of(evidence()),
+                signoffs(),
+            );
+            (declaration, optional, after).prop_map(|(d, o, a)| {
+                let (operation_id, operation_name, objective, risk_class, blast, rollback, p, s) =
+                    d;
+                let (changes, env, requested_by, (created_at, expires_at), gc, gb, host, rb, n) =
+                    o;
+                let (outcome, execution_timestamp, evidence, signoffs) = a;
+                // validate(): a ROLLBACK outcome names what it rolled back.
+                let rollback_of = match (outcome, rb) {
+                    (Some(OutcomeKind::Rollback), None) => Some(operation_id),
+                    (_, rb) => rb,
+                };
+                Record::Operation(Operation {
+                    record: Kind::Operation,
+                    operation_id,
+                    operation_name,
+                    objective,
+                    risk_class,
+                    blast_radius: blast,
+                    rollback_strategy: rollback,
+                    allowed_paths: p,
+                    allowed_services: s,
+                    changes_summary: changes,
+                    environment: env,
+                    requested_by,
+                    created_at,
+                    expires_at,
+                    git_commit: gc,
+                    git_branch: gb,
+                    hostname: host,
+                    rollback_of,
+                    notes: n,
+                    outcome,
+                    execution_timestamp,
+                    evidence,
+                    signoffs,
+                })
+            })
+            .boxed()
+        }
+
+        fn outcome() -> BoxedStrategy<Record> {
+            (
+                id(IdKind::Outcome),
+                id(IdKind::Operation),
+                outcome_kind(),
+                prop::option::of(timestamp()),
+                prop::option::of(timestamp()),
+                prop::option::of(id(IdKind::Operation)),
+                prop::option::of(evidence()),
+                prop::option::of(text()),
+                signoffs(),
+            )
+                .prop_map(
+                    |(outcome_id, operation_id, outcome, c, x, rb, evidence, notes, s)| {
+                        let rollback_of = match (outcome, rb) {
+                            (OutcomeKind::Rollback, None) => Some(operation_id),
+                            (_, rb) => rb,
+                        };
+                        Record::Outcome(Outcome {
+                            record: Kind::Outcome,
+                            outcome_id,
+                            operation_id,
+                            outcome,
+                            created_at: c,
+                            execution_timestamp: x,
+                            rollback_of,
+                            evidence,
+                            notes,
+                            signoffs: s,
+                        })
+                    },
+                )
+                .boxed()
+        }
+
+        fn grant() -> BoxedStrategy<Record> {
+            let scope = (
+                prop::collection::vec(risk(), 1..4),
+                texts(),
+                texts(),
+                texts(),
+                any::<bool>(),
+            )
+                .prop_map(
+                    |(risk_classes, paths, services, environments, auto_rollback)| GrantScope {
+                        risk_classes,
+                        paths,
+                        services,
+                        environments,
+                        auto_rollback,
+                    },
+                );
+            (
+                id(IdKind::Grant),
+                signer(),
+                prop::option::of(timestamp()),
+                window(),
+                timestamp(),
+                scope,
+                any::<bool>(),
+                prop::option::of(text()),
+                signoffs(),
+            )
+                .prop_map(
+                    |(grant_id, grantee, created_at, w, t, scope, bg, reason, s)| {
+                        // validate(): expires_at after not_before.
+                        let (not_before, expires_at) = match w {
+                            (Some(nb), Some(e)) => (Some(nb), e),
+                            (nb, _) => (nb.filter(|nb| *nb < t), t),
+                        };
+                        Record::Grant(Grant {
+                            record: Kind::Grant,
+                            grant_id,
+                            grantee,
+                            created_at,
+                            not_before,
+                            expires_at,
+                            scope,
+                            break_glass: bg,
+                            reason,
+                            signoffs: s,
+                        })
+                    },
+                )
+                .boxed()
+        }
+
+        fn small() -> BoxedStrategy<Record> {
+            let revokes = prop_oneof![
+                id(IdKind::Grant).prop_map(|g| g.to_string()),
+                signer().prop_map(|s| s.to_string()),
+            ];
+            prop_oneof![
+                (
+                    id(IdKind::Revocation),
+                    revokes,
+                    prop::option::of(timestamp()),
+                    prop::option::of(text()),
+                    signoffs()
+                )
+                    .prop_map(
+                        |(revocation_id, revokes, created_at, reason, signoffs)| {
+                            Record::Revocation(Revocation {
+                                record: Kind::Revocation,
+                                revocation_id,
+                                revokes,
+                                created_at,
+                                reason,
+                                signoffs,
+                            })
+                        }
+                    ),
+                (
+                    id(IdKind::Halt),
+                    prop::option::of(timestamp()),
+                    prop::option::of(text()),
+                    signoffs()
+                )
+                    .prop_map(|(halt_id, created_at, reason, signoffs)| {
+                        Record::Halt(Halt {
+                            record: Kind::Halt,
+                            halt_id,
+                            created_at,
+                            reason,
+                            signoffs,
+                        })
+                    }),
+                (
+                    id(IdKind::Resume),
+                    prop::option::of(timestamp()),
+                    prop::option::of(text()),
+                    signoffs()
+                )
+                    .prop_map(|(resume_id, created_at, reason, signoffs)| {
+                        Record::Resume(Resume {
+                            record: Kind::Resume,
+                            resume_id,
+                            created_at,
+                            reason,
+                            signoffs,
+                        })
+                    }),
+            ]
+            .boxed()
+        }
+
+        fn record() -> BoxedStrategy<Record> {
+            prop_oneof![3 => operation(), 1 => outcome(), 1 => grant(), 1 => small()].boxed()
+        }
+
+        fn glob() -> BoxedStrategy<Glob> {
+            prop::collection::vec(
+                prop::sample::select(vec![
+                    "ops", "deploy", "**", "*", "*.yaml", "a?c", "[ab]", "[!x]*", "é", "x y",
+                    "yes", "null", "#x", "a:b",
+                ]),
+                1..4,
+            )
+            .prop_map(|parts| Glob::new(&parts.join("/")).expect("well-formed parts"))
+            .boxed()
+        }
+
+        fn policy() -> BoxedStrategy<Policy> {
+            let signers =
+                prop::collection::btree_map(signer(), (any::<bool>(), any::<bool>()), 0..4)
+                    .prop_map(|m| {
+                        m.into_iter()
+                            .enumerate()
+                            .map(|(i, (name, (human, approver)))| {
+                                // Distinct keys, as validate() requires: the index in the key bytes.
+                                let mut bytes = [7u8; 32];
+                                bytes[0] = i as u8;
+                                let key = ssh_key::PublicKey::new(
+                                    ssh_key::public::KeyData::Ed25519(
+                                        ssh_key::public::Ed25519PublicKey(bytes),
+                                    ),
+                                    format!("{name}@example.org"),
+                                );
+                                let roles = match (human, approver) {
+                                    (false, _) => vec![SignerRole::Automation],
+                                    (true, false) => vec![SignerRole::Human],
+                                    (true, true) => vec![SignerRole::Human, SignerRole::Approver],
+                                };
+                                let key = PublicKeyLine::from_key(&key).expect("an ed25519 key");
+                                (name, SignerEntry { key, roles })
+                            })
+                            .collect::<BTreeMap<_, _>>()
+                    });
+            let risk_rule =
+                (0u32..4, any::<bool>()).prop_map(|(approvals, self_approval)| RiskRule {
+                    approvals,
+                    self_approval,
+                });
+            let rule = (
+                prop::collection::vec(glob(), 1..3),
+                risk(),
+                prop::option::of(0u32..4),
+                any::<bool>(),
+            )
+                .prop_map(|(paths, min_risk, approvals, human_only)| Rule {
+                    paths,
+                    min_risk,
+                    approvals,
+                    human_only,
+                });
+            (
+                any::<u32>(),
+                signers,
+                prop::collection::vec(risk_rule, 4),
+                prop::collection::vec(rule, 0..3),
+                prop::collection::vec(glob(), 0..3),
+                (any::<u32>(), any::<u32>()),
+                (1u32.., any::<bool>(), any::<bool>()),
+                texts(),
+            )
+                .prop_map(
+                    |(version, signers, rr, rules, immutable, g, o, forbidden)| Policy {
+                        format: 1,
+                        version: u64::from(version),
+                        signers,
+                        risk_classes: RiskClass::ALL.into_iter().zip(rr).collect(),
+                        rules,
+                        immutable,
+                        grants: GrantLimits {
+                            max_hours: g.0,
+                            break_glass_max_hours: g.1,
+                        },
+                        operations: OperationsCfg {
+                            default_window_hours: o.0,
+                            require_tags: o.1,
+                            human_only_tags: o.2,
+                        },
+                        forbidden,
+                    },
+                )
+                .boxed()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn records_read_back_as_rendered(r in record()) {
+                prop_assert!(r.validate().is_ok(), "the generator made an invalid record");
+                let text = render_record(&r);
+                let back = parse_record(&text, 1);
+                prop_assert!(back.is_ok(), "{:?}\n--- rendered:\n{}", back.err(), text);
+                let back = back.expect("checked");
+                prop_assert_eq!(&back, &r, "rendered:\n{}", text);
+                prop_assert_eq!(back.payload_sha256(), r.payload_sha256());
+                // Rendering is a function of the value: the same text again.
+                prop_assert_eq!(render_record(&back), text);
+            }
+
+            #[test]
+            fn a_stream_splits_into_its_records(rs in prop::collection::vec(record(), 1..6)) {
+                let mut text = String::from("# a ledger file\n");
+                let mut starts = Vec::new();
+                for r in &rs {
+                    starts.push(text.lines().count() as u64 + 1);
+                    text.push_str(&render_record(r));
+                }
+                let spans = split_documents(&text);
+                prop_assert_eq!(spans.len(), rs.len(), "stream:\n{}", text);
+                let firsts: Vec<u64> = spans.iter().map(|s| s.first_line).collect();
+                prop_assert_eq!(firsts, starts);
+                let parsed = parse_stream(&text);
+                prop_assert!(parsed.is_ok(), "{:?}", parsed.err());
+                let parsed: Vec<Record> =
+                    parsed.expect("checked").into_iter().map(|(_, r)| r).collect();
+                prop_assert_eq!(parsed, rs);
+            }
+
+            /// Every integer of a payload must be bound by its digest. Canonical JSON (RFC 8785)
+            /// writes numbers as IEEE doubles, so an integer above 2^53 is rounded, and two
+            /// different payloads share a digest: a signed `size_bytes` can then be changed
+            /// without breaking a signature. Such a value must be refused when read, or hashed
+            /// exactly.
+            #[test]
+            #[ignore = "BUG: size_bytes above 2^53 is rounded in canonical JSON (see the report)"]
+            fn payload_digest_binds_large_integers(n in (1u64 << 53)..u64::MAX) {
+                let doc = |size: u64| format!(
+                    "operation_id: OPS-2026-01-27-001\noperation_name: n\nobjective: o\n\
+                     risk_class: READ_ONLY\nblast_radius: b\nrollback_strategy: r\n\
+                     allowed_paths: []\nallowed_services: []\n\
+                     evidence:\n  proof_file:\n    path: p\n    size_bytes: {size}\n"
+                );
+                if let (Ok(a), Ok(b)) = (parse_record(&doc(n), 1), parse_record(&doc(n + 1), 1)) {
+                    prop_assert_ne!(a.payload_sha256(), b.payload_sha256());
+                }
+            }
+
+            #[test]
+            fn policies_read_back_as_rendered(p in policy()) {
+                prop_assert!(p.validate().is_ok(), "the generator made an invalid policy");
+                let text = render_policy(&p);
+                let back = parse_policy(&text);
+                prop_assert!(back.is_ok(), "{:?}\n--- rendered:\n{}", back.err(), text);
+                prop_assert_eq!(back.expect("checked"), p, "rendered:\n{}", text);
+            }
+        }
+    }
 }

@@ -39,7 +39,9 @@ pub struct LedgerFile {
 impl LedgerFile {
     /// Parses the text of a ledger file; `path` is only used in messages and checks.
     pub fn parse(path: &str, text: String) -> Result<LedgerFile> {
-        let month = month_of(path).ok_or_else(|| Error::Yaml { path: path.to_string(), error: yaml::YamlError {
+        let month = month_of(path).ok_or_else(|| Error::Yaml {
+            path: path.to_string(),
+            error: yaml::YamlError {
                 line: None,
                 column: None,
                 message: "ledger files must be named ops/ledger/YYYY-MM.yaml".into(),
@@ -51,7 +53,9 @@ impl LedgerFile {
         })?;
         for (span, r) in &records {
             if r.id().month() != month {
-                return Err(Error::Yaml { path: path.to_string(), error: yaml::YamlError {
+                return Err(Error::Yaml {
+                    path: path.to_string(),
+                    error: yaml::YamlError {
                         line: Some(span.first_line),
                         column: None,
                         message: format!(

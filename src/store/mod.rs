@@ -1,6 +1,7 @@
 //! Every file and git access: the repository, ledger files (locked, atomic appends), the policy,
 //! key files and tags. Nothing outside this module imports gix or writes files.
 
+pub mod audit;
 pub mod diff;
 pub mod fsutil;
 pub mod keys;
@@ -23,7 +24,10 @@ pub enum Error {
     // The cause is part of the message, and deliberately not a `source`: printing the error
     // chain would say it twice.
     #[error("{path}: {error}")]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("{path}: {error}")]
     Yaml { path: String, error: YamlError },
     #[error("git: {0}")]

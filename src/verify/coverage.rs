@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Datelike;
 
-use super::records::{State, check_record};
+use super::grants::{GrantClock, GrantIndex};
+use super::records::{RecordCheck, State, check_record, check_record_with};
 use super::{Finding, Report, Severity};
 use crate::model::glob::Glob;
 use crate::model::policy::{LEDGER_DIR, POLICY_PATH, Policy};
@@ -249,9 +250,10 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
                 ));
                 continue;
             }
-            if human_only && !cand.human_approvals {
+            if human_only && cand.direct_approvals < cand.required.max(need_approvals) {
                 reasons.push(format!(
-                    "{path} is human-only, and {id} was approved under a grant"
+                    "{path} is human-only, and {id} has {} approvals signed by humans themselves (grants never count here)",
+                    cand.direct_approvals
                 ));
                 continue;
             }
@@ -304,13 +306,46 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
     Ok(j)
 }
 
+/// Checks `record` under `policy`; a record with grant signoffs is judged against every grant,
+/// revocation and halt in the new side's ledger, at the verifier's clock.
+fn check_now(
+    ctx: &ChangeContext<'_>,
+    policy: &Policy,
+    record: &Record,
+    files: &mut Files,
+) -> Result<RecordCheck, store::Error> {
+    if !record.signoffs().iter().any(|s| s.grant.is_some()) {
+        return Ok(check_record(policy, record));
+    }
+    let mut all = Vec::new();
+    for name in ctx.new.list_dir(LEDGER_DIR)? {
+        let path = format!("{LEDGER_DIR}/{name}");
+        if month_of(&path).is_some()
+            && let Some(Ok(f)) = load_file(ctx.new, files, &path)?
+        {
+            all.push(f);
+        }
+    }
+    let idx = GrantIndex::build(
+        policy,
+        all.iter().flat_map(|f| f.records.iter().map(|(_, r)| r)),
+    );
+    Ok(check_record_with(
+        policy,
+        record,
+        Some((&idx, GrantClock::Now(ctx.now))),
+    ))
+}
+
 /// An operation that could cover paths.
 struct Candidate {
     risk: RiskClass,
     allowed: Vec<Glob>,
     allowed_text: Vec<String>,
     approvals: u32,
-    human_approvals: bool,
+    /// Approvals signed by humans themselves, not through a grant.
+    direct_approvals: u32,
+    required: u32,
 }
 
 /// An allowed path is anchored at the repository root (`deploy/` is `/deploy/`).
@@ -345,16 +380,22 @@ fn candidate(
     let Record::Operation(op) = record else {
         return Ok(Err("not an operation".into()));
     };
-    let check = check_record(policy, record);
+    let check = check_now(ctx, policy, record, files)?;
     match check.state() {
         State::Approved => {}
         State::Pending => {
-            return Ok(Err(format!(
+            let mut why = format!(
                 "pending: {} of {} approvals (run `git ops sign {id}`)",
                 check.approvals(),
                 check.required
-            )));
+            );
+            for n in &check.notes {
+                why.push_str("; ");
+                why.push_str(n);
+            }
+            return Ok(Err(why));
         }
+
         State::Invalid => {
             let why: Vec<_> = check.problems.iter().map(|(_, m)| m.as_str()).collect();
             return Ok(Err(format!("invalid: {}", why.join("; "))));
@@ -391,7 +432,8 @@ fn candidate(
         allowed,
         allowed_text: op.allowed_paths.clone(),
         approvals: check.approvals(),
-        human_approvals: true,
+        direct_approvals: check.direct_approvals(),
+        required: check.required,
     }))
 }
 
@@ -539,7 +581,19 @@ fn check_ledger_change(
             continue;
         }
         if r_new.signoffs().len() != r_old.signoffs().len() {
-            let check = check_record(policy, r_new);
+            for s in r_new.signoffs().iter().skip(r_old.signoffs().len()) {
+                if s.at.unix() > ctx.now.unix() + MAX_CLOCK_SKEW_SECS {
+                    report.push(
+                        Finding::error(
+                            "future-signoff",
+                            format!("{id}: signoff by {} is dated {}, in the future", s.by, s.at),
+                        )
+                        .at(path, Some(span.first_line))
+                        .record(*id),
+                    );
+                }
+            }
+            let check = check_now(ctx, policy, r_new, new_files)?;
             for (code, msg) in &check.problems {
                 report.push(
                     Finding::error(code, format!("{id}: {msg}"))
@@ -560,7 +614,7 @@ fn check_ledger_change(
         if old_by_id.contains_key(r.id()) {
             continue;
         }
-        let check = check_record(policy, r);
+        let check = check_now(ctx, policy, r, new_files)?;
         for (code, msg) in &check.problems {
             report.push(
                 Finding::error(code, format!("{}: {msg}", r.id()))
@@ -571,8 +625,27 @@ fn check_ledger_change(
         if r.kind() == Kind::Operation && check.state() == State::Approved {
             linked.insert(*r.id());
         }
-        // A new record's claimed times are judged against the verifier's clock.
+        // A new record's claimed times are judged against the verifier's clock, and no signoff
+        // may claim to predate the record it signs.
+        let created = r.created_at();
         for s in r.signoffs() {
+            if let Some(c) = created
+                && s.at.unix() < c.unix() - MAX_CLOCK_SKEW_SECS
+            {
+                report.push(
+                    Finding::error(
+                        "backdated-signoff",
+                        format!(
+                            "{}: signoff by {} is dated {}, before the record was made ({c})",
+                            r.id(),
+                            s.by,
+                            s.at
+                        ),
+                    )
+                    .at(path, Some(span.first_line))
+                    .record(*r.id()),
+                );
+            }
             if s.at.unix() > ctx.now.unix() + MAX_CLOCK_SKEW_SECS {
                 report.push(
                     Finding::error(

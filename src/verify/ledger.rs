@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::records::{RecordSummary, State, check_record};
+use super::grants::{GrantClock, GrantIndex, limits};
+use super::records::{RecordSummary, State, check_record_with};
 use super::tags::check_tags;
 use super::{Finding, Report, Severity};
 use crate::model::RecordId;
@@ -18,12 +19,27 @@ pub fn verify_ledger(
     tags: &[TagInfo],
 ) -> Report {
     let mut report = Report::default();
+    let grants = GrantIndex::build(
+        policy,
+        files
+            .iter()
+            .flatten()
+            .flat_map(|f| f.records.iter().map(|(_, r)| r)),
+    );
+    for info in grants.grants.values() {
+        if let Err(why) = limits(policy, &info.grant) {
+            report.push(Finding::error("grant-too-long", why).record(info.grant.grant_id));
+        }
+    }
     let mut seen: BTreeMap<RecordId, (String, u64)> = BTreeMap::new();
     let mut by_id = BTreeMap::new();
     for file in files {
         let file = match file {
             Ok(f) => f,
-            Err(crate::store::Error::Yaml { path, error: source }) => {
+            Err(crate::store::Error::Yaml {
+                path,
+                error: source,
+            }) => {
                 report.push(Finding::error("schema", source.message.clone()).at(path, source.line));
                 continue;
             }
@@ -46,7 +62,8 @@ pub fn verify_ledger(
                 continue;
             }
             seen.insert(id, (file.path.clone(), span.first_line));
-            let check = check_record(policy, record);
+            // History: grant signoffs are judged at the time they claim.
+            let check = check_record_with(policy, record, Some((&grants, GrantClock::Claimed)));
             for (code, msg) in &check.problems {
                 report.push(
                     Finding::error(code, format!("{id}: {msg}"))

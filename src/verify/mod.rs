@@ -2,6 +2,7 @@
 //! [`records::RecordCheck`]); nothing prints.
 
 pub mod coverage;
+pub mod grants;
 pub mod ledger;
 pub mod range;
 pub mod records;

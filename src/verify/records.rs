@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::grants::{GrantClock, GrantIndex, grant_signoff_approvers};
 use crate::crypto::{self, NAMESPACE_LEDGER};
 use crate::model::policy::Policy;
 use crate::model::record::{Kind, Record, Role, Signoff};
@@ -47,20 +48,28 @@ pub struct RecordCheck {
     pub notes: Vec<String>,
     /// Whether a rule touched by the record is `human_only`.
     pub human_only: bool,
+    /// Human signers whose approval arrives through live grants (never for human_only rules).
+    pub grant_approvers: BTreeSet<SignerName>,
 }
 
 impl RecordCheck {
     pub fn state(&self) -> State {
         if !self.problems.is_empty() || self.requester.is_none() {
             State::Invalid
-        } else if self.approvers.len() as u32 >= self.required {
+        } else if self.approvals() >= self.required {
             State::Approved
         } else {
             State::Pending
         }
     }
 
+    /// Distinct approvers, direct or through grants.
     pub fn approvals(&self) -> u32 {
+        self.approvers.union(&self.grant_approvers).count() as u32
+    }
+
+    /// Distinct approvers who signed themselves (what human_only rules count).
+    pub fn direct_approvals(&self) -> u32 {
         self.approvers.len() as u32
     }
 }
@@ -81,8 +90,7 @@ pub fn required_approvals(policy: &Policy, record: &Record) -> (u32, bool) {
             }
             (required, human_only)
         }
-        // A grant authorises future approvals: it needs what its riskiest class needs, and at
-        // least one approver besides the human who issues it.
+        // A grant hands out future approvals: it needs what its riskiest class needs.
         Record::Grant(g) => {
             let top = g
                 .scope
@@ -91,7 +99,7 @@ pub fn required_approvals(policy: &Policy, record: &Record) -> (u32, bool) {
                 .max()
                 .copied()
                 .unwrap_or(RiskClass::FilesystemWrite);
-            (policy.risk_rule(top).approvals.max(1), false)
+            (policy.risk_rule(top).approvals, false)
         }
         // Outcomes, revocations, halts and resumes take effect on the requester's signature:
         // stopping things must never wait for a second person.
@@ -133,8 +141,19 @@ pub fn check_signoff(
     })
 }
 
-/// Checks every signoff of `record` under `policy`.
+/// Checks every signoff of `record` under `policy`; grant signoffs count for nothing here (see
+/// [`check_record_with`]).
 pub fn check_record(policy: &Policy, record: &Record) -> RecordCheck {
+    check_record_with(policy, record, None)
+}
+
+/// Checks every signoff of `record` under `policy`, counting grant signoffs judged against
+/// `grants` at the given clock.
+pub fn check_record_with(
+    policy: &Policy,
+    record: &Record,
+    grants: Option<(&GrantIndex, GrantClock)>,
+) -> RecordCheck {
     let digest = record.payload_sha256();
     let (required, human_only) = required_approvals(policy, record);
     let mut check = RecordCheck {
@@ -145,6 +164,7 @@ pub fn check_record(policy: &Policy, record: &Record) -> RecordCheck {
         problems: Vec::new(),
         notes: Vec::new(),
         human_only,
+        grant_approvers: BTreeSet::new(),
     };
     let mut seen_keys = BTreeSet::new();
     let mut seen_signers = BTreeSet::new();
@@ -177,10 +197,19 @@ pub fn check_record(policy: &Policy, record: &Record) -> RecordCheck {
         }
         if s.role == Role::Approver {
             if let Some(g) = &s.grant {
-                check.notes.push(format!(
-                    "signoff by {} under grant {g} is judged by the coverage check, not here",
-                    s.by
-                ));
+                match grants
+                    .map(|(idx, clock)| grant_signoff_approvers(policy, idx, record, s, clock))
+                {
+                    Some(Ok(signers)) => check.grant_approvers.extend(signers.iter().cloned()),
+                    Some(Err(why)) => check.notes.push(format!(
+                        "signoff by {} under {g} does not count: {why}",
+                        s.by
+                    )),
+                    None => check.notes.push(format!(
+                        "signoff by {} under {g} is not judged without the grants",
+                        s.by
+                    )),
+                }
                 continue;
             }
             let entry = policy.signer(&s.by).expect("checked above");
@@ -211,7 +240,7 @@ pub fn check_record(policy: &Policy, record: &Record) -> RecordCheck {
             if policy.signer(requester).is_some_and(|e| e.is_approver()) {
                 check.approvers.insert(requester.clone());
             }
-        } else if check.approvers.remove(requester) {
+        } else if check.approvers.remove(requester) | check.grant_approvers.remove(requester) {
             check.notes.push(format!(
                 "{requester} requested this operation, so their approval does not count (no self_approval for its risk class)"
             ));
@@ -220,6 +249,33 @@ pub fn check_record(policy: &Policy, record: &Record) -> RecordCheck {
         check
             .problems
             .push(("no-requester", "no valid requester signoff".to_string()));
+    }
+    if let Some(requester) = &check.requester {
+        let entry = policy.signer(requester);
+        let human = entry.is_some_and(|e| e.is_human());
+        let approver = entry.is_some_and(|e| e.is_approver());
+        let refused = match record {
+            Record::Grant(_) if !approver => Some(format!(
+                "only human approvers may grant, and {requester} is not one"
+            )),
+            Record::Grant(g) if policy.signer(&g.grantee).is_none() => Some(format!(
+                "the grantee {} is not a signer in the policy",
+                g.grantee
+            )),
+            Record::Revocation(_) if !approver => Some(format!(
+                "only human approvers may revoke, and {requester} is not one"
+            )),
+            Record::Resume(_) if !approver => Some(format!(
+                "only human approvers may resume, and {requester} is not one"
+            )),
+            Record::Halt(_) if !human => Some(format!(
+                "only humans may halt, and {requester} is automation"
+            )),
+            _ => None,
+        };
+        if let Some(why) = refused {
+            check.problems.push(("not-allowed", why));
+        }
     }
     check
 }

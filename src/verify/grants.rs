@@ -1,0 +1,267 @@
+//! Preauth grants: when a signoff made under a grant counts as approval (DESIGN §3, seed 003).
+//!
+//! A grant is live at time `t` when it is approved, `not_before <= t < expires_at`, its duration
+//! is within the policy's limits, no revocation names it or its grantee, and no halt is in force.
+//! A new signoff is judged at the verifier's clock *and* at the time it claims, so back-dating
+//! cannot reach into a window that has closed or before a revocation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::records::{State, check_record};
+use crate::model::policy::Policy;
+use crate::model::record::{Grant, Operation, Record, Role, Signoff};
+use crate::model::{RecordId, SignerName, Timestamp};
+
+/// At which time grant signoffs are judged.
+#[derive(Clone, Copy, Debug)]
+pub enum GrantClock {
+    /// A new signoff: the grant must be live now (the verifier's clock) and at the claimed time.
+    Now(Timestamp),
+    /// History already accepted: the time the signoff claims.
+    Claimed,
+}
+
+#[derive(Debug, Clone)]
+pub struct GrantInfo {
+    pub grant: Grant,
+    pub state: State,
+    /// The grant's distinct human signers (issuer and approvers).
+    pub signers: BTreeSet<SignerName>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GrantIndex {
+    pub grants: BTreeMap<RecordId, GrantInfo>,
+    /// (what is revoked: a grant id or a signer name, when, by which record)
+    pub revocations: Vec<(String, Timestamp, RecordId)>,
+    /// (when, true for a halt and false for a resume, record, reason)
+    pub halts: Vec<(Timestamp, bool, RecordId, Option<String>)>,
+}
+
+/// The time a record took effect: its valid requester signoff's.
+fn effective_at(policy: &Policy, r: &Record) -> Option<(Timestamp, SignerName)> {
+    let check = check_record(policy, r);
+    if check.state() != State::Approved {
+        return None;
+    }
+    let req = check.requester?;
+    r.signoffs()
+        .iter()
+        .find(|s| s.role == Role::Requester && s.by == req)
+        .map(|s| (s.at, req))
+}
+
+impl GrantIndex {
+    /// Indexes the grants, revocations, halts and resumes among `records`. Only records that
+    /// verify and were made by the right kind of signer count.
+    pub fn build<'a>(policy: &Policy, records: impl IntoIterator<Item = &'a Record>) -> GrantIndex {
+        let mut idx = GrantIndex::default();
+        for r in records {
+            match r {
+                Record::Grant(g) => {
+                    let check = check_record(policy, r);
+                    let mut signers: BTreeSet<SignerName> = check.approvers.clone();
+                    signers.extend(check.requester.clone());
+                    idx.grants.insert(
+                        g.grant_id,
+                        GrantInfo {
+                            grant: g.clone(),
+                            state: check.state(),
+                            signers,
+                        },
+                    );
+                }
+                Record::Revocation(v) => {
+                    if let Some((at, _)) = effective_at(policy, r) {
+                        idx.revocations
+                            .push((v.revokes.clone(), at, v.revocation_id));
+                    }
+                }
+                Record::Halt(h) => {
+                    if let Some((at, _)) = effective_at(policy, r) {
+                        idx.halts.push((at, true, h.halt_id, h.reason.clone()));
+                    }
+                }
+                Record::Resume(h) => {
+                    if let Some((at, _)) = effective_at(policy, r) {
+                        idx.halts.push((at, false, h.resume_id, h.reason.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Halts and resumes apply in time order; on a tie the halt wins (fail closed).
+        idx.halts
+            .sort_by_key(|(at, halt, id, _)| (*at, !*halt, *id));
+        idx
+    }
+
+    /// The halt in force at `t`, if any.
+    pub fn halted_at(&self, t: Timestamp) -> Option<(RecordId, Option<String>)> {
+        let mut state = None;
+        for (at, halt, id, reason) in &self.halts {
+            if *at > t {
+                break;
+            }
+            state = halt.then(|| (*id, reason.clone()));
+        }
+        state
+    }
+
+    /// Whether grant `id` is live at `t` (see the module docs), with the reason when it is not.
+    pub fn live_at(
+        &self,
+        policy: &Policy,
+        id: &RecordId,
+        t: Timestamp,
+    ) -> Result<&GrantInfo, String> {
+        let info = self
+            .grants
+            .get(id)
+            .ok_or_else(|| format!("no grant {id} in the ledger"))?;
+        let g = &info.grant;
+        if info.state != State::Approved {
+            return Err(format!("grant {id} is not approved"));
+        }
+        limits(policy, g)?;
+        let start = g.not_before.or(g.created_at);
+        if let Some(nb) = g.not_before
+            && t < nb
+        {
+            return Err(format!("grant {id} is not valid before {nb}"));
+        }
+        if let Some(s) = start
+            && t < s
+        {
+            return Err(format!("grant {id} did not exist yet at {t}"));
+        }
+        if t >= g.expires_at {
+            return Err(format!("grant {id} expired at {}", g.expires_at));
+        }
+        for (what, at, rev) in &self.revocations {
+            if *at <= t && (what == &id.to_string() || what == g.grantee.as_str()) {
+                return Err(format!("grant {id} was revoked by {rev} at {at}"));
+            }
+        }
+        if let Some((h, _)) = self.halted_at(t) {
+            return Err(format!(
+                "automation is halted ({h}), so grant {id} is suspended"
+            ));
+        }
+        Ok(info)
+    }
+}
+
+/// The policy's limits on a grant's length, checked when it is made and whenever it is used.
+pub fn limits(policy: &Policy, g: &Grant) -> Result<(), String> {
+    let Some(start) = g.not_before.or(g.created_at) else {
+        return Err(format!(
+            "grant {} has neither created_at nor not_before",
+            g.grant_id
+        ));
+    };
+    let hours = (g.expires_at.unix() - start.unix()) as f64 / 3600.0;
+    let (max, what) = if g.break_glass {
+        (policy.grants.break_glass_max_hours, "break_glass_max_hours")
+    } else {
+        (policy.grants.max_hours, "max_hours")
+    };
+    if hours > f64::from(max) {
+        return Err(format!(
+            "grant {} lasts {hours:.1} hours, over the policy's grants.{what} of {max}",
+            g.grant_id
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the grant's scope covers the operation: every path, service, environment and the
+/// risk class.
+pub fn scope_covers(g: &Grant, op: &Operation) -> Result<(), String> {
+    let id = g.grant_id;
+    if !g.scope.risk_classes.contains(&op.risk_class) {
+        return Err(format!(
+            "grant {id} does not include risk class {}",
+            op.risk_class
+        ));
+    }
+    let globs: Vec<_> = g
+        .scope
+        .paths
+        .iter()
+        .filter_map(|p| super::coverage::allowed_glob(p))
+        .collect();
+    for p in &op.allowed_paths {
+        let p = p
+            .trim()
+            .trim_start_matches("./")
+            .trim_start_matches('/')
+            .trim_end_matches('/');
+        if !globs.iter().any(|gl| gl.matches(p)) {
+            return Err(format!("grant {id} does not include path {p}"));
+        }
+    }
+    for s in &op.allowed_services {
+        if !g.scope.services.iter().any(|x| x == s || x == "*") {
+            return Err(format!("grant {id} does not include service {s}"));
+        }
+    }
+    match &op.environment {
+        Some(e) if g.scope.environments.iter().any(|x| x == e || x == "*") => {}
+        Some(e) => return Err(format!("grant {id} does not include environment {e}")),
+        None if g.scope.environments.is_empty() => {}
+        None => {
+            return Err(format!(
+                "grant {id} is limited to environments {}, and the operation names none",
+                g.scope.environments.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The human signers whose approval a grant signoff carries, or why it carries none.
+pub fn grant_signoff_approvers<'a>(
+    policy: &Policy,
+    idx: &'a GrantIndex,
+    record: &Record,
+    s: &Signoff,
+    clock: GrantClock,
+) -> Result<&'a BTreeSet<SignerName>, String> {
+    let Some(gid) = &s.grant else {
+        return Err("not a grant signoff".into());
+    };
+    let Record::Operation(op) = record else {
+        return Err(format!(
+            "grants cover operations only, and {} is not one",
+            record.id()
+        ));
+    };
+    if s.role != Role::Approver {
+        return Err("a grant signoff must have the approver role".into());
+    }
+    let info = idx
+        .grants
+        .get(gid)
+        .ok_or_else(|| format!("no grant {gid} in the ledger"))?;
+    if info.grant.grantee != s.by {
+        return Err(format!(
+            "grant {gid} is for {}, not {}",
+            info.grant.grantee, s.by
+        ));
+    }
+    match clock {
+        GrantClock::Now(now) => {
+            if s.at.unix() > now.unix() + super::coverage::MAX_CLOCK_SKEW_SECS {
+                return Err(format!("the signoff is dated {}, in the future", s.at));
+            }
+            idx.live_at(policy, gid, now)?;
+            idx.live_at(policy, gid, s.at)?;
+        }
+        GrantClock::Claimed => {
+            idx.live_at(policy, gid, s.at)?;
+        }
+    }
+    scope_covers(&info.grant, op)?;
+    Ok(&info.signers)
+}
