@@ -158,40 +158,33 @@ fn story(d: &mut Demo) -> Result<()> {
     std::fs::create_dir_all(d.repo.join("deploy"))?;
     std::fs::write(d.repo.join("deploy/web.yaml"), "replicas: 2\n")?;
 
-    d.title("Two people, two ed25519 keys (OpenSSH format, private key mode 0600)");
+    d.title(
+        "Three ed25519 keys (OpenSSH format, private key mode 0600): two people and a deploy bot",
+    );
     let keys = d.root.join("keys");
-    let alice_key = keys.join("alice").display().to_string();
-    let bob_key = keys.join("bob").display().to_string();
-    d.run(
-        None,
-        &[
-            "git",
-            "ops",
-            "keys",
-            "generate",
-            "--out",
-            &alice_key,
-            "--comment",
-            "alice@example.org",
-        ],
-        0,
-    )?;
-    d.run(
-        None,
-        &[
-            "git",
-            "ops",
-            "keys",
-            "generate",
-            "--out",
-            &bob_key,
-            "--comment",
-            "bob@example.org",
-        ],
-        0,
-    )?;
+    let key = |n: &str| keys.join(n).display().to_string();
+    for (name, comment) in [
+        ("alice", "alice@example.org"),
+        ("bob", "bob@example.org"),
+        ("bot", "deploy-bot@ci"),
+    ] {
+        d.run(
+            None,
+            &[
+                "git",
+                "ops",
+                "keys",
+                "generate",
+                "--out",
+                &key(name),
+                "--comment",
+                comment,
+            ],
+            0,
+        )?;
+    }
 
-    d.title("Alice adopts git-ops: a policy with her as first approver, then Bob as a second");
+    d.title("Alice adopts git-ops: a policy with her as first approver, Bob, and the bot; hooks installed");
     d.run(Some("alice"), &["git", "ops", "init", "--name", "alice"], 0)?;
     d.run(
         Some("alice"),
@@ -201,9 +194,23 @@ fn story(d: &mut Demo) -> Result<()> {
             "keys",
             "add",
             "bob",
-            &format!("{bob_key}.pub"),
+            &format!("{}.pub", key("bob")),
             "--role",
             "human,approver",
+        ],
+        0,
+    )?;
+    d.run(
+        Some("alice"),
+        &[
+            "git",
+            "ops",
+            "keys",
+            "add",
+            "deploy-bot",
+            &format!("{}.pub", key("bot")),
+            "--role",
+            "automation",
         ],
         0,
     )?;
@@ -234,11 +241,23 @@ fn story(d: &mut Demo) -> Result<()> {
             "deploy/web.yaml",
             "--allowed-services",
             "web",
+            "--environment",
+            "prod",
         ],
         0,
     )?;
     let id = out.trim().to_string();
     d.run(Some("alice"), &["git", "ops", "list"], 0)?;
+
+    d.title("The hooks refuse the change while the operation is only pending");
+    std::fs::write(d.repo.join("deploy/web.yaml"), "replicas: 3\n")?;
+    d.run(None, &["git", "add", "-A"], 0)?;
+    d.run(Some("alice"), &["git", "ops", "use", &id], 0)?;
+    d.run(
+        Some("alice"),
+        &["git", "commit", "-q", "-m", "Scale web to 3"],
+        1,
+    )?;
 
     d.title("Bob approves it: the threshold is reached, and a signed tag is created");
     d.run(Some("bob"), &["git", "ops", "sign", &id], 0)?;
@@ -248,6 +267,16 @@ fn story(d: &mut Demo) -> Result<()> {
         0,
     )?;
     let tag = id.to_ascii_lowercase();
+
+    d.title("Now the same commit goes through, carrying the Ops-Id trailer");
+    d.run(None, &["git", "add", "-A"], 0)?;
+    d.run(
+        Some("alice"),
+        &["git", "commit", "-q", "-m", "Scale web to 3"],
+        0,
+    )?;
+    d.run(None, &["git", "log", "-1", "--format=%B"], 0)?;
+    d.run(Some("alice"), &["git", "ops", "use", "--clear"], 0)?;
 
     d.title("Anyone can check the tag with stock git, and every signoff with stock ssh-keygen");
     let allowed = d.root.join("allowed_signers").display().to_string();
@@ -313,8 +342,33 @@ fn story(d: &mut Demo) -> Result<()> {
         println!("(ssh-keygen is not installed: skipping the OpenSSH cross-check)");
     }
 
-    d.title("The change and its record go in together; verify is clean");
-    std::fs::write(d.repo.join("deploy/web.yaml"), "replicas: 3\n")?;
+    d.title("Alice grants the deploy bot two hours of web deploys to prod; Bob co-signs the grant");
+    let out = d.run(
+        Some("alice"),
+        &[
+            "git",
+            "ops",
+            "grant",
+            "create",
+            "--grantee",
+            "deploy-bot",
+            "--risk-classes",
+            "SERVICE_RESTART",
+            "--paths",
+            "deploy/",
+            "--services",
+            "web",
+            "--environments",
+            "prod",
+            "--expires-in-hours",
+            "2",
+            "--reason",
+            "release train",
+        ],
+        0,
+    )?;
+    let grant = out.trim().to_string();
+    d.run(Some("bob"), &["git", "ops", "sign", &grant], 0)?;
     d.run(None, &["git", "add", "-A"], 0)?;
     d.run(
         None,
@@ -323,11 +377,147 @@ fn story(d: &mut Demo) -> Result<()> {
             "commit",
             "-q",
             "-m",
-            &format!("Scale web to 3\n\nOps-Id: {id}"),
+            "Grant the deploy bot a release window",
+        ],
+        0,
+    )?;
+    d.run(Some("alice"), &["git", "ops", "grant", "list"], 0)?;
+
+    d.title("The bot acts inside its grant: declares, approves under the grant, commits");
+    let decl = |name: &str, path: &str, service: &str| -> Vec<String> {
+        [
+            "git",
+            "ops",
+            "new",
+            "--operation",
+            name,
+            "--objective",
+            "Roll the new web image",
+            "--risk-class",
+            "SERVICE_RESTART",
+            "--blast-radius",
+            "web pods",
+            "--rollback-strategy",
+            "git revert",
+            "--allowed-paths",
+            path,
+            "--allowed-services",
+            service,
+            "--environment",
+            "prod",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let args = decl("Roll web image", "deploy/web.yaml", "web");
+    let out = d.run(
+        Some("bot"),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        0,
+    )?;
+    let bot_op = out.trim().to_string();
+    d.run(
+        Some("bot"),
+        &["git", "ops", "sign", &bot_op, "--grant", &grant],
+        0,
+    )?;
+    std::fs::write(
+        d.repo.join("deploy/web.yaml"),
+        "replicas: 3\nimage: web:2.1\n",
+    )?;
+    d.run(None, &["git", "add", "-A"], 0)?;
+    d.run(Some("bot"), &["git", "ops", "use", &bot_op], 0)?;
+    d.run(
+        Some("bot"),
+        &["git", "commit", "-q", "-m", "Roll web image 2.1"],
+        0,
+    )?;
+    d.run(Some("bot"), &["git", "ops", "use", "--clear"], 0)?;
+
+    d.title("Outside its grant the bot is refused (the database is not in scope)");
+    let args = decl("Restart the database", "deploy/db.yaml", "db");
+    let out = d.run(
+        Some("bot"),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        0,
+    )?;
+    let db_op = out.trim().to_string();
+    d.run(
+        Some("bot"),
+        &["git", "ops", "sign", &db_op, "--grant", &grant],
+        2,
+    )?;
+
+    d.title("Alice halts automation: the grant is suspended, and the bot cannot resume it");
+    d.run(
+        Some("alice"),
+        &[
+            "git",
+            "ops",
+            "halt",
+            "--reason",
+            "incident INC-42: freeze deploys",
+        ],
+        0,
+    )?;
+    let args = decl("Roll web image again", "deploy/web.yaml", "web");
+    let out = d.run(
+        Some("bot"),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        0,
+    )?;
+    let halted_op = out.trim().to_string();
+    d.run(
+        Some("bot"),
+        &["git", "ops", "sign", &halted_op, "--grant", &grant],
+        2,
+    )?;
+    d.run(Some("bot"), &["git", "ops", "resume"], 2)?;
+    d.run(Some("alice"), &["git", "ops", "status"], 0)?;
+    d.run(
+        Some("alice"),
+        &["git", "ops", "resume", "--reason", "incident closed"],
+        0,
+    )?;
+    d.run(None, &["git", "add", "-A"], 0)?;
+    d.run(
+        None,
+        &[
+            "git",
+            "commit",
+            "-q",
+            "-m",
+            "Record the halt and the resume",
         ],
         0,
     )?;
     d.run(None, &["git", "ops", "verify"], 0)?;
+
+    d.title("--no-verify skips the local hooks, but not the server's pre-receive hook");
+    let remote = d.root.join("remote.git").display().to_string();
+    d.run(None, &["git", "init", "-q", "--bare", &remote], 0)?;
+    d.run(None, &["git", "ops", "-C", &remote, "hooks", "install"], 0)?;
+    d.run(None, &["git", "push", "-q", &remote, "main"], 0)?;
+    std::fs::write(d.repo.join("deploy/web.yaml"), "replicas: 9\n")?;
+    d.run(
+        None,
+        &[
+            "git",
+            "commit",
+            "-q",
+            "--no-verify",
+            "-am",
+            "Sneak in 9 replicas",
+        ],
+        0,
+    )?;
+    d.run(
+        None,
+        &["git", "push", "-q", "--no-verify", &remote, "main"],
+        1,
+    )?;
+    d.run(None, &["git", "reset", "-q", "--hard", "HEAD~1"], 0)?;
 
     d.title("Someone quietly edits the approved record: verify catches it");
     let month = &id[4..11];

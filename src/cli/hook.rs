@@ -12,7 +12,7 @@ use git_ops::render::{block, line};
 use git_ops::store::ledger::{LedgerFile, month_path};
 use git_ops::store::snapshot::{SideReader, Snapshot};
 use git_ops::store::{Repo, tags};
-use git_ops::verify::coverage::{ChangeContext, Judgement, judge};
+use git_ops::verify::coverage::{ChangeContext, Judgement, check_on_side, judge};
 use git_ops::verify::range::{Clock, judge_commits};
 use git_ops::verify::records::{State, check_record};
 use git_ops::verify::tags::check_tags;
@@ -131,7 +131,9 @@ fn print_fix(j: &Judgement, active: Option<RecordId>) {
     eprintln!("  git ops sign <id>     # by an approver, when the risk class needs approvals");
     eprintln!("  git ops use <id>      # your next commits carry `Ops-Id: <id>`");
     match active {
-        Some(a) => eprintln!("(the active operation is {a}; it does not cover the paths above)"),
+        Some(a) => eprintln!(
+            "(the active operation is {a}; the reasons above say why it does not cover these paths)"
+        ),
         None => eprintln!("If an approved operation already covers them: git ops use <id>"),
     }
 }
@@ -250,7 +252,7 @@ fn commit_msg(ctx: &Ctx, args: &[String]) -> Result<u8> {
             bad.push(format!("Ops-Id {id}: no such record in the staged ledger"));
             continue;
         };
-        let check = check_record(&policy, record);
+        let check = check_on_side(&staged, &policy, record, ctx.now(), &mut Default::default())?;
         match check.state() {
             State::Approved => {}
             s => bad.push(format!(

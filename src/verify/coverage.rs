@@ -314,14 +314,25 @@ fn check_now(
     record: &Record,
     files: &mut Files,
 ) -> Result<RecordCheck, store::Error> {
+    check_on_side(ctx.new, policy, record, ctx.now, files)
+}
+
+/// Checks `record` as of the ledger on `side` at time `now` (grant signoffs included).
+pub fn check_on_side(
+    side: &SideReader<'_>,
+    policy: &Policy,
+    record: &Record,
+    now: Timestamp,
+    files: &mut HashMap<String, Option<Result<LedgerFile, String>>>,
+) -> Result<RecordCheck, store::Error> {
     if !record.signoffs().iter().any(|s| s.grant.is_some()) {
         return Ok(check_record(policy, record));
     }
     let mut all = Vec::new();
-    for name in ctx.new.list_dir(LEDGER_DIR)? {
+    for name in side.list_dir(LEDGER_DIR)? {
         let path = format!("{LEDGER_DIR}/{name}");
         if month_of(&path).is_some()
-            && let Some(Ok(f)) = load_file(ctx.new, files, &path)?
+            && let Some(Ok(f)) = load_file(side, files, &path)?
         {
             all.push(f);
         }
@@ -333,7 +344,7 @@ fn check_now(
     Ok(check_record_with(
         policy,
         record,
-        Some((&idx, GrantClock::Now(ctx.now))),
+        Some((&idx, GrantClock::Now(now))),
     ))
 }
 
