@@ -5,6 +5,7 @@
 //! reports), `render` the text, JSON and YAML views.
 
 pub mod crypto;
+pub mod evidence;
 pub mod model;
 pub mod render;
 pub mod store;

@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod demo;
+pub mod docs;
 pub mod grant;
 pub mod halt;
 pub mod hook;
@@ -11,6 +12,8 @@ pub mod init;
 pub mod keys;
 pub mod merge;
 pub mod new;
+pub mod prompt;
+pub mod record;
 pub mod show;
 pub mod sign;
 pub mod use_op;
@@ -47,6 +50,20 @@ pub enum Command {
     Keys(keys::KeysCmd),
     /// Declare an operation: append a record signed by you as requester.
     New(new::Args),
+    /// The auto-ledger: declare, collect evidence and record the outcome in one step.
+    Record(record::RecordArgs),
+    /// Record the outcome of an operation (it then covers no more changes).
+    Close(record::CloseArgs),
+    /// Record a ROLLBACK operation that reverts an earlier one.
+    Rollback(record::RollbackArgs),
+    /// The Ops Governor prompt for an agent (or, with --ledger, the ledger YAML snippet).
+    Prompt(prompt::Args),
+    /// The runbook of an operation, with its signoff and ledger entry.
+    Runbook(docs::RunbookArgs),
+    /// The reporting contract of an operation: summary, changes, evidence, risk, next actions.
+    Report(docs::ReportArgs),
+    /// The Markdown changelog of the ledger (month sections, newest first).
+    Changelog(docs::ChangelogArgs),
     /// Add your signoff to a record; tag it when it reaches its threshold.
     Sign(sign::Args),
     /// Create the signed tag of an approved operation.
@@ -181,6 +198,13 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Keys(c) => keys::run(&ctx, c),
         Command::New(a) => new::run(&ctx, a),
         Command::Sign(a) => sign::run(&ctx, a),
+        Command::Prompt(a) => prompt::run(&ctx, a),
+        Command::Runbook(a) => docs::run_runbook(&ctx, a),
+        Command::Report(a) => docs::run_report(&ctx, a),
+        Command::Changelog(a) => docs::run_changelog(&ctx, a),
+        Command::Record(a) => record::run_record(&ctx, a),
+        Command::Close(a) => record::run_close(&ctx, a),
+        Command::Rollback(a) => record::run_rollback(&ctx, a),
         Command::Tag(a) => sign::run_tag(&ctx, a),
         Command::Show(a) => show::run_show(&ctx, a),
         Command::List(a) => show::run_list(&ctx, a, false),

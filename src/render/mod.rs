@@ -1,7 +1,11 @@
 //! Text, JSON and YAML views of records and reports. Every string that came from a ledger is
 //! untrusted: control characters are escaped before it reaches a terminal.
 
+pub mod changelog;
+pub mod opsreport;
+pub mod prompt;
 pub mod report;
+pub mod runbook;
 pub mod seed;
 
 use std::borrow::Cow;
