@@ -112,12 +112,14 @@ fn linked_commits(repo: &Repo, id: &RecordId) -> Result<Vec<CommitView>> {
         let info = repo.commit_info(c)?;
         let by_trailer = trailer::ops_ids(&info.message).is_ok_and(|ids| ids.contains(id));
         let (old_tree, changes) = git_ops::verify::range::commit_changes(repo, &info)?;
-        let added_record = changes.iter().any(|ch| ch.path == ledger_path) && {
-            let had = repo
-                .file_in_tree(old_tree, &ledger_path)?
-                .is_some_and(|b| String::from_utf8_lossy(&b).contains(&needle));
-            !had
+        let has = |tree| -> Result<bool> {
+            Ok(repo
+                .file_in_tree(tree, &ledger_path)?
+                .is_some_and(|b| String::from_utf8_lossy(&b).contains(&needle)))
         };
+        let added_record = changes.iter().any(|ch| ch.path == ledger_path)
+            && !has(old_tree)?
+            && has(Some(repo.commit_tree(c)?))?;
         if by_trailer || added_record {
             out.push(CommitView {
                 id: c.to_hex_with_len(10).to_string(),
