@@ -10,6 +10,7 @@ pub mod hook;
 pub mod hooks;
 pub mod init;
 pub mod keys;
+pub mod man;
 pub mod merge;
 pub mod new;
 pub mod prompt;
@@ -94,6 +95,8 @@ pub enum Command {
     Verify(verify::Args),
     /// Union merge driver for ledger files (used by git via .gitattributes).
     MergeDriver(merge::Args),
+    /// Print or install the man page (what `git ops --help` looks for).
+    Man(man::Args),
     /// Build a throwaway repository and run the whole story with real commands.
     Demo(demo::Args),
 }
@@ -219,6 +222,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Hooks(c) => hooks::run(&ctx, c),
         Command::MergeDriver(a) => merge::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
+        Command::Man(a) => man::run(&ctx, a),
     }
 }
 
