@@ -160,13 +160,20 @@ pub fn run_report(ctx: &Ctx, a: ReportArgs) -> Result<u8> {
     let now = ctx.now();
     let expired = op
         .expires_at
-        .or_else(|| op.created_at.map(|c| c.plus_hours(l.policy.operations.default_window_hours.into())))
+        .or_else(|| {
+            op.created_at
+                .map(|c| c.plus_hours(l.policy.operations.default_window_hours.into()))
+        })
         .is_none_or(|e| now >= e);
     let report = opsreport::build(opsreport::Input {
         op,
         state: state_word(check.state()),
         requested_by: check.requester.as_ref().map(|n| n.to_string()),
-        approved_by: check.approvers.union(&check.grant_approvers).map(|n| n.to_string()).collect(),
+        approved_by: check
+            .approvers
+            .union(&check.grant_approvers)
+            .map(|n| n.to_string())
+            .collect(),
         outcomes,
         rollbacks,
         commits: linked_commits(&l.repo, &a.id)?,
@@ -189,15 +196,28 @@ pub fn run_changelog(ctx: &Ctx, a: ChangelogArgs) -> Result<u8> {
     for x in l.ledger.records() {
         if let Record::Operation(_) = x.value {
             let (flat, _) = seed_view(&l, x.value);
-            entries.push((x.value.id().to_string(), x.value.id().month(), yaml::render_value(&flat)));
+            entries.push((
+                x.value.id().to_string(),
+                x.value.id().month(),
+                yaml::render_value(&flat),
+            ));
         }
     }
     let text = changelog::render(&entries);
     match a.out {
         Some(p) => {
-            let path = if p.is_relative() { l.repo.workdir()?.join(&p) } else { p.clone() };
+            let path = if p.is_relative() {
+                l.repo.workdir()?.join(&p)
+            } else {
+                p.clone()
+            };
             fsutil::write_atomic(&path, text.as_bytes(), None)?;
-            writeln!(stdout(), "wrote {} ({} operations)", p.display(), entries.len())?;
+            writeln!(
+                stdout(),
+                "wrote {} ({} operations)",
+                p.display(),
+                entries.len()
+            )?;
         }
         None => write!(stdout(), "{text}")?,
     }

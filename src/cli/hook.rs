@@ -423,7 +423,8 @@ fn reject_push(report: &Report, what: &str) -> u8 {
 
 fn pre_push(ctx: &Ctx, args: &[String]) -> Result<u8> {
     let remote = args.first().cloned().unwrap_or_default();
-    let repo = ctx.repo()?;
+    let mut repo = ctx.repo()?;
+    repo.prepare_for_walks();
     let mut updates = Vec::new();
     for l in std::io::stdin().lock().lines() {
         let l = l?;
@@ -465,8 +466,12 @@ fn bootstrap_rule(real: &Repo, known: &[ObjectId]) -> Result<Box<dyn Fn(ObjectId
 }
 
 fn server_check(ctx: &Ctx, updates: Vec<Update>) -> Result<u8> {
-    let real = ctx.repo()?;
-    let view = real.with_push_quarantine()?;
+    let mut real = ctx.repo()?;
+    let mut view = real.with_push_quarantine()?;
+    match view.as_mut() {
+        Some((r, _)) => r.prepare_for_walks(),
+        None => real.prepare_for_walks(),
+    }
     let objects = view.as_ref().map(|(r, _)| r).unwrap_or(&real);
     let known = real.all_ref_commits()?;
     let rule = bootstrap_rule(&real, &known)?;

@@ -34,14 +34,19 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<u8> {
     let d = &a.decl;
     // Outside a repository the built-in template and the seed's NOT ALLOWED list are used.
     let repo = ctx.repo().ok();
-    let root = repo.as_ref().and_then(|r| r.workdir().ok().map(|p| p.to_path_buf()));
+    let root = repo
+        .as_ref()
+        .and_then(|r| r.workdir().ok().map(|p| p.to_path_buf()));
     let mut out = stdout();
     if a.ledger {
         let mut m = serde_json::Map::new();
         let mut put = |k: &str, v: serde_json::Value| {
             m.insert(k.to_string(), v);
         };
-        put("operation_id", "OPS-YYYY-MM-DD-NNN (assigned by git ops new)".into());
+        put(
+            "operation_id",
+            "OPS-YYYY-MM-DD-NNN (assigned by git ops new)".into(),
+        );
         put("operation_name", d.operation.clone().into());
         put("requested_by", "<your signer name>".into());
         put("approved_by", "<approver | SELF if solo>".into());
@@ -49,7 +54,13 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<u8> {
         put("execution_timestamp", "<ISO8601 UTC>".into());
         put("risk_class", d.risk_class.as_str().into());
         put("blast_radius", d.blast_radius.clone().into());
-        put("changes_summary", d.changes_summary.clone().unwrap_or_else(|| "<1-line summary>".into()).into());
+        put(
+            "changes_summary",
+            d.changes_summary
+                .clone()
+                .unwrap_or_else(|| "<1-line summary>".into())
+                .into(),
+        );
         put("objective", d.objective.clone().into());
         put("rollback_strategy", d.rollback_strategy.clone().into());
         put("allowed_paths", d.allowed_paths.clone().into());
@@ -90,12 +101,35 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<u8> {
         };
         let s = &grant.scope;
         input.grant = vec![
-            format!("grant {g} to {}, valid until {}{}", grant.grantee, grant.expires_at, if grant.break_glass { " (BREAK-GLASS)" } else { "" }),
-            format!("risk classes: {}", s.risk_classes.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")),
+            format!(
+                "grant {g} to {}, valid until {}{}",
+                grant.grantee,
+                grant.expires_at,
+                if grant.break_glass {
+                    " (BREAK-GLASS)"
+                } else {
+                    ""
+                }
+            ),
+            format!(
+                "risk classes: {}",
+                s.risk_classes
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             format!("paths: {}", s.paths.join(", ")),
             format!("services: {}", s.services.join(", ")),
             format!("environments: {}", s.environments.join(", ")),
-            format!("auto rollback: {}", if s.auto_rollback { "allowed" } else { "not allowed; ask" }),
+            format!(
+                "auto rollback: {}",
+                if s.auto_rollback {
+                    "allowed"
+                } else {
+                    "not allowed; ask"
+                }
+            ),
             format!("sign with: git ops sign <id> --grant {g}; outside these bounds: HALT and ASK"),
         ];
     }

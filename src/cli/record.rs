@@ -47,14 +47,20 @@ pub struct EvidenceArgs {
 impl EvidenceArgs {
     pub fn strict(&self) -> bool {
         self.strict
-            || std::env::var("STRICT_LEDGER").is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+            || std::env::var("STRICT_LEDGER")
+                .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
     }
 }
 
 /// Collects the evidence `args` ask for (plus git and host, plus `services`). In lenient mode a
 /// collector whose arguments are invalid (a bad regex, a redis write) is skipped and the reason
 /// recorded; in strict mode any failure is an error and nothing is written.
-pub fn gather(repo: &Repo, args: &EvidenceArgs, services: &[String], now: git_ops::model::Timestamp) -> Result<Evidence> {
+pub fn gather(
+    repo: &Repo,
+    args: &EvidenceArgs,
+    services: &[String],
+    now: git_ops::model::Timestamp,
+) -> Result<Evidence> {
     let strict = args.strict();
     let limits = Limits {
         timeout: Duration::from_secs(args.evidence_timeout.max(1)),
@@ -99,7 +105,9 @@ pub fn gather(repo: &Repo, args: &EvidenceArgs, services: &[String], now: git_op
         for (name, part) in parts {
             if let Err(e) = evidence::validate(&part) {
                 if strict {
-                    return Err(rejected(format!("evidence ({name}): {e}; nothing was recorded (strict mode)")));
+                    return Err(rejected(format!(
+                        "evidence ({name}): {e}; nothing was recorded (strict mode)"
+                    )));
                 }
                 skipped.push((name, format!("{name}: not collected: {e}")));
             }
@@ -197,12 +205,16 @@ fn default_rollback(ev: &Evidence) -> String {
 
 pub fn run_record(ctx: &Ctx, a: RecordArgs) -> Result<u8> {
     if a.outcome == OutcomeKind::Rollback && a.rollback_of.is_none() {
-        return Err(usage("--outcome ROLLBACK needs --rollback-of <operation id>"));
+        return Err(usage(
+            "--outcome ROLLBACK needs --rollback-of <operation id>",
+        ));
     }
     if let Some(id) = &a.operation_id
         && id.kind() != IdKind::Operation
     {
-        return Err(usage(format!("--operation-id {id}: not an operation id (OPS-YYYY-MM-DD-NNN)")));
+        return Err(usage(format!(
+            "--operation-id {id}: not an operation id (OPS-YYYY-MM-DD-NNN)"
+        )));
     }
     let repo = ctx.repo()?;
     let root = repo.workdir()?.to_path_buf();
@@ -224,7 +236,10 @@ pub fn run_record(ctx: &Ctx, a: RecordArgs) -> Result<u8> {
         objective: a.objective.clone(),
         risk_class: a.risk_class,
         blast_radius: a.blast_radius.clone(),
-        rollback_strategy: a.rollback_strategy.clone().unwrap_or_else(|| default_rollback(&ev)),
+        rollback_strategy: a
+            .rollback_strategy
+            .clone()
+            .unwrap_or_else(|| default_rollback(&ev)),
         allowed_paths: a.allowed_paths.clone(),
         allowed_services: a.allowed_services.clone(),
         changes_summary: Some(a.changes_summary.clone()),
@@ -250,7 +265,12 @@ pub fn run_record(ctx: &Ctx, a: RecordArgs) -> Result<u8> {
         }
         Some(r) => {
             writeln!(std::io::stdout(), "{}", r.id())?;
-            eprintln!("recorded {} ({}) in ops/ledger/{}.yaml", r.id(), a.outcome.as_str(), r.id().month());
+            eprintln!(
+                "recorded {} ({}) in ops/ledger/{}.yaml",
+                r.id(),
+                a.outcome.as_str(),
+                r.id().month()
+            );
             after_signing(&repo, &policy, &me, &r)?;
         }
     }
@@ -259,7 +279,13 @@ pub fn run_record(ctx: &Ctx, a: RecordArgs) -> Result<u8> {
 
 /// Appends `op` under `id` (or a fresh id), signed by the caller. None when `id` is taken (a
 /// concurrent run recorded it first).
-fn record_operation(repo: &Repo, me: &Me, now: git_ops::model::Timestamp, op: Operation, id: Option<RecordId>) -> Result<Option<Record>> {
+fn record_operation(
+    repo: &Repo,
+    me: &Me,
+    now: git_ops::model::Timestamp,
+    op: Operation,
+    id: Option<RecordId>,
+) -> Result<Option<Record>> {
     let ids = id.map(|i| vec![i.to_string()]).unwrap_or_default();
     audited(Some(repo), "sign", &ids, Some(me), || {
         let Some(id) = id else {
@@ -280,7 +306,14 @@ fn record_operation(repo: &Repo, me: &Me, now: git_ops::model::Timestamp, op: Op
             ..op
         });
         record.validate()?;
-        let s = git_ops::crypto::signoff(&record, &me.key, &me.name, git_ops::model::Role::Requester, now, None)?;
+        let s = git_ops::crypto::signoff(
+            &record,
+            &me.key,
+            &me.name,
+            git_ops::model::Role::Requester,
+            now,
+            None,
+        )?;
         record.signoffs_mut().push(s);
         writer.append(&record)?;
         Ok(Some(record))
@@ -320,7 +353,10 @@ pub fn run_close(ctx: &Ctx, a: CloseArgs) -> Result<u8> {
         Record::Outcome(o) if o.operation_id == a.id => Some(o.outcome_id),
         _ => None,
     }) {
-        eprintln!("note: {} was already closed by {prev}; this outcome is recorded as a correction", a.id);
+        eprintln!(
+            "note: {} was already closed by {prev}; this outcome is recorded as a correction",
+            a.id
+        );
     }
     let now = ctx.now();
     let ev = gather(&repo, &a.evidence, &op.allowed_services, now)?;
@@ -346,7 +382,12 @@ pub fn run_close(ctx: &Ctx, a: CloseArgs) -> Result<u8> {
         })
     })?;
     writeln!(std::io::stdout(), "{}", record.id())?;
-    eprintln!("closed {} with {} ({}); it no longer covers changes", a.id, a.outcome.as_str(), record.id());
+    eprintln!(
+        "closed {} with {} ({}); it no longer covers changes",
+        a.id,
+        a.outcome.as_str(),
+        record.id()
+    );
     Ok(0)
 }
 
@@ -386,8 +427,14 @@ pub fn run_rollback(ctx: &Ctx, a: RollbackArgs) -> Result<u8> {
     let op = Operation {
         record: Kind::Operation,
         operation_id: "OPS-2000-01-01-001".parse().expect("a valid placeholder"),
-        operation_name: a.operation.clone().unwrap_or_else(|| format!("Rollback of {}: {}", a.id, orig.operation_name)),
-        objective: a.objective.clone().unwrap_or_else(|| format!("Revert {}", a.id)),
+        operation_name: a
+            .operation
+            .clone()
+            .unwrap_or_else(|| format!("Rollback of {}: {}", a.id, orig.operation_name)),
+        objective: a
+            .objective
+            .clone()
+            .unwrap_or_else(|| format!("Revert {}", a.id)),
         risk_class: orig.risk_class,
         blast_radius: orig.blast_radius.clone(),
         rollback_strategy: format!("re-apply {} under a new operation", a.id),

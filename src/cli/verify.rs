@@ -54,7 +54,10 @@ fn trust_root(repo: &Repo, flag: Option<&str>) -> Result<Option<ObjectId>> {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
-    let repo = ctx.repo()?;
+    let mut repo = ctx.repo()?;
+    if args.range.is_some() || args.history {
+        repo.prepare_for_walks();
+    }
     let mut notes = Vec::new();
     let report = if let Some(range) = &args.range {
         let (a, b) = range

@@ -13,7 +13,11 @@ use crate::model::record::GitEvidence;
 const STATUS_PEEK: usize = 4096;
 
 pub fn collect(dir: &Path, limits: &Limits) -> Result<GitEvidence, Error> {
-    let out = git(dir, &["rev-parse", "--verify", "-q", "HEAD^{commit}"], limits)?;
+    let out = git(
+        dir,
+        &["rev-parse", "--verify", "-q", "HEAD^{commit}"],
+        limits,
+    )?;
     if !out.success() {
         if out.stderr.is_empty() {
             // `-q` silences only "Needed a single revision": HEAD names no commit.
@@ -131,12 +135,20 @@ mod tests {
         let dir = tmp.path();
         git_repo(dir);
         for i in 0..600 {
-            std::fs::write(dir.join(format!("file-with-a-longish-name-{i:04}.txt")), "a").unwrap();
+            std::fs::write(
+                dir.join(format!("file-with-a-longish-name-{i:04}.txt")),
+                "a",
+            )
+            .unwrap();
         }
         run_git(dir, &["add", "."]);
         run_git(dir, &["commit", "-q", "-m", "many"]);
         for i in 0..600 {
-            std::fs::write(dir.join(format!("file-with-a-longish-name-{i:04}.txt")), "b").unwrap();
+            std::fs::write(
+                dir.join(format!("file-with-a-longish-name-{i:04}.txt")),
+                "b",
+            )
+            .unwrap();
         }
         let g = collect(dir, &Limits::default()).unwrap();
         assert!(g.dirty);

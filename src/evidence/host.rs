@@ -161,13 +161,18 @@ pub fn run(cmd: &mut Command, limits: &Limits, on_cap: OnCap) -> Result<Output, 
                 Ok(buf) => out = Some((buf, over)),
                 Err(e) => {
                     kill(&mut child);
-                    return Err(Error::io(format!("cannot read the output of `{program}`"), e));
+                    return Err(Error::io(
+                        format!("cannot read the output of `{program}`"),
+                        e,
+                    ));
                 }
             },
             Ok(Msg::Stderr(e)) => err = Some(e),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             // Both readers are done; only the exit status is missing.
-            Err(mpsc::RecvTimeoutError::Disconnected) => thread::sleep(wait.min(Duration::from_millis(2))),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                thread::sleep(wait.min(Duration::from_millis(2)))
+            }
         }
     }
 }
@@ -265,11 +270,21 @@ mod tests {
     #[test]
     fn endless_output_stops_at_the_cap() {
         let t = Instant::now();
-        let e = run(&mut Command::new("yes"), &limits(10_000, 64 * 1024), OnCap::Fail).unwrap_err();
+        let e = run(
+            &mut Command::new("yes"),
+            &limits(10_000, 64 * 1024),
+            OnCap::Fail,
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::TooLarge { limit: 65536 }), "{e:?}");
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 
-        let out = run(&mut Command::new("yes"), &limits(10_000, 10), OnCap::Truncate).unwrap();
+        let out = run(
+            &mut Command::new("yes"),
+            &limits(10_000, 10),
+            OnCap::Truncate,
+        )
+        .unwrap();
         assert!(out.truncated);
         assert_eq!(out.stdout, b"y\ny\ny\ny\ny\n");
         assert!(out.status.is_none());

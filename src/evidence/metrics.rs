@@ -225,7 +225,11 @@ mod tests {
         let chunked = HttpServer::start(HttpBehaviour::Chunked(PAGE.into()));
         let urls = vec![server.url("/metrics"), chunked.url("/metrics")];
 
-        let (text, errors) = collect(&urls[..1], &strings(&["p27_corr_ready"]), &Limits::default());
+        let (text, errors) = collect(
+            &urls[..1],
+            &strings(&["p27_corr_ready"]),
+            &Limits::default(),
+        );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
             text.unwrap(),
@@ -260,7 +264,10 @@ mod tests {
         let server = HttpServer::start(HttpBehaviour::Status(503, "Service Unavailable"));
         let e = fetch(&server.url("/metrics"), &Limits::default()).unwrap_err();
         assert!(matches!(e, Error::HttpStatus { status: 503, .. }), "{e:?}");
-        assert_eq!(e.to_string(), "HTTP status 503 Service Unavailable; expected 2xx");
+        assert_eq!(
+            e.to_string(),
+            "HTTP status 503 Service Unavailable; expected 2xx"
+        );
 
         let server = HttpServer::start(HttpBehaviour::Status(302, "Found"));
         let e = fetch(&server.url("/metrics"), &Limits::default()).unwrap_err();
@@ -289,7 +296,10 @@ mod tests {
         assert!(matches!(e, Error::Timeout(_)), "{e:?}");
         assert_eq!(e.to_string(), "timed out after 300 ms");
         let took = t.elapsed();
-        assert!(took >= Duration::from_millis(290) && took < Duration::from_secs(2), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(290) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
     }
 
     #[test]
@@ -308,10 +318,16 @@ mod tests {
         let t = Instant::now();
         let e = fetch(&server.url("/metrics"), &limits(10_000, 1 << 20)).unwrap_err();
         assert!(matches!(e, Error::TooLarge { limit: 1048576 }), "{e:?}");
-        assert_eq!(e.to_string(), "more than 1048576 bytes; stopped reading at the limit");
+        assert_eq!(
+            e.to_string(),
+            "more than 1048576 bytes; stopped reading at the limit"
+        );
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
         let sent = server.bytes_sent();
-        assert!(sent < 64 << 20, "the client kept reading: {sent} bytes sent");
+        assert!(
+            sent < 64 << 20,
+            "the client kept reading: {sent} bytes sent"
+        );
 
         // A declared Content-Length over the cap is refused before reading the body.
         let server = HttpServer::start(HttpBehaviour::Page("x".repeat(2000)));
@@ -319,10 +335,16 @@ mod tests {
         assert!(matches!(e, Error::TooLarge { limit: 1000 }), "{e:?}");
         // A body exactly at the cap is whole.
         let server = HttpServer::start(HttpBehaviour::Page("x".repeat(1000)));
-        assert_eq!(fetch(&server.url("/"), &limits(5000, 1000)).unwrap().len(), 1000);
+        assert_eq!(
+            fetch(&server.url("/"), &limits(5000, 1000)).unwrap().len(),
+            1000
+        );
         // So is a chunked body exactly at the cap; one byte more is too large.
         let server = HttpServer::start(HttpBehaviour::Chunked("y".repeat(1000)));
-        assert_eq!(fetch(&server.url("/"), &limits(5000, 1000)).unwrap().len(), 1000);
+        assert_eq!(
+            fetch(&server.url("/"), &limits(5000, 1000)).unwrap().len(),
+            1000
+        );
         let server = HttpServer::start(HttpBehaviour::Chunked("y".repeat(1001)));
         let e = fetch(&server.url("/"), &limits(5000, 1000)).unwrap_err();
         assert!(matches!(e, Error::TooLarge { limit: 1000 }), "{e:?}");
@@ -339,7 +361,10 @@ mod tests {
             format!("# {} | grep 'clusters'\np27_clusters_count 1.0\n", urls[1])
         );
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].starts_with(&format!("metrics {bad}: connection refused")), "{errors:?}");
+        assert!(
+            errors[0].starts_with(&format!("metrics {bad}: connection refused")),
+            "{errors:?}"
+        );
 
         let (text, errors) = collect(&urls[..1], &[], &Limits::default());
         assert_eq!(text, None);
@@ -351,15 +376,25 @@ mod tests {
         check_url("http://127.0.0.1:8048/metrics").unwrap();
         check_url("http://[::1]:9100/metrics").unwrap();
         check_url("http://localhost/metrics").unwrap();
-        let e = check_url("https://127.0.0.1:8048/metrics").unwrap_err().to_string();
-        assert!(e.contains("https is not supported (git-ops has no TLS stack)"), "{e}");
+        let e = check_url("https://127.0.0.1:8048/metrics")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("https is not supported (git-ops has no TLS stack)"),
+            "{e}"
+        );
         let e = check_url("ftp://host/x").unwrap_err().to_string();
         assert!(e.contains("only http:// URLs are"), "{e}");
         assert!(check_url("127.0.0.1:8048/metrics").is_err());
         assert!(check_url("not a url").is_err());
 
-        let e = compile_patterns(&strings(&["ok", "p27_(corr"])).unwrap_err().to_string();
-        assert!(e.starts_with("metrics grep pattern \"p27_(corr\" is not a valid regex"), "{e}");
+        let e = compile_patterns(&strings(&["ok", "p27_(corr"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("metrics grep pattern \"p27_(corr\" is not a valid regex"),
+            "{e}"
+        );
         assert!(!e.contains('\n'), "{e}");
         // A pattern that would compile to a huge automaton is refused, not built.
         assert!(compile_patterns(&strings(&["\\w{1000}\\w{1000}\\w{1000}"])).is_err());

@@ -147,7 +147,7 @@ fn stderr_suffix(stderr: &str) -> String {
 
 pub(crate) fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")

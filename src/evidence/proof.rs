@@ -36,7 +36,11 @@ pub fn collect(path: &Path, limits: &Limits) -> ProofFile {
 
 /// The whole file is hashed, however large, in 64 KiB steps; the timeout is checked between
 /// steps, so a huge file or a slow disk ends in an error rather than a stalled deploy.
-fn digest(path: &Path, shown: &str, limits: &Limits) -> Result<(String, u64, Option<Timestamp>), Error> {
+fn digest(
+    path: &Path,
+    shown: &str,
+    limits: &Limits,
+) -> Result<(String, u64, Option<Timestamp>), Error> {
     let meta = fs::metadata(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Error::NoSuchFile(shown.to_string()),
         _ => Error::io(format!("cannot read {shown}"), e),
@@ -139,7 +143,11 @@ mod tests {
             let pf = collect(&path, &limits);
             assert_eq!(pf.error, None);
             assert_eq!(pf.path, path.display().to_string());
-            assert_eq!(pf.sha256.as_deref(), Some(sha256sum(&path).as_str()), "{name}");
+            assert_eq!(
+                pf.sha256.as_deref(),
+                Some(sha256sum(&path).as_str()),
+                "{name}"
+            );
             assert_eq!(pf.size_bytes, Some(len as u64));
             assert_eq!(
                 pf.mtime_utc.unwrap().to_string(),
@@ -178,10 +186,20 @@ mod tests {
 
         // A FIFO with no writer would block an open(); it must be refused without opening it.
         let fifo = tmp.path().join("fifo");
-        assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(
+            Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
         let t = Instant::now();
         let pf = collect(&fifo, &limits);
-        assert!(pf.error.unwrap().ends_with("is a FIFO (named pipe), not a regular file"));
+        assert!(
+            pf.error
+                .unwrap()
+                .ends_with("is a FIFO (named pipe), not a regular file")
+        );
         assert!(t.elapsed() < Duration::from_secs(2));
     }
 

@@ -19,10 +19,41 @@ use super::{Error, Limits};
 
 /// The commands that may be sent: reads only. AUTH and SELECT are sent only from the URL.
 pub const READ_COMMANDS: &[&str] = &[
-    "GET", "MGET", "HGET", "HGETALL", "HMGET", "HKEYS", "HVALS", "HLEN", "EXISTS", "TYPE", "TTL",
-    "PTTL", "STRLEN", "LLEN", "LRANGE", "LINDEX", "SCARD", "SMEMBERS", "SISMEMBER", "ZCARD",
-    "ZRANGE", "ZSCORE", "XLEN", "XRANGE", "XREVRANGE", "XINFO", "INFO", "PING", "DBSIZE", "SCAN",
-    "HSCAN", "SSCAN", "ZSCAN", "KEYS", "TIME",
+    "GET",
+    "MGET",
+    "HGET",
+    "HGETALL",
+    "HMGET",
+    "HKEYS",
+    "HVALS",
+    "HLEN",
+    "EXISTS",
+    "TYPE",
+    "TTL",
+    "PTTL",
+    "STRLEN",
+    "LLEN",
+    "LRANGE",
+    "LINDEX",
+    "SCARD",
+    "SMEMBERS",
+    "SISMEMBER",
+    "ZCARD",
+    "ZRANGE",
+    "ZSCORE",
+    "XLEN",
+    "XRANGE",
+    "XREVRANGE",
+    "XINFO",
+    "INFO",
+    "PING",
+    "DBSIZE",
+    "SCAN",
+    "HSCAN",
+    "SSCAN",
+    "ZSCAN",
+    "KEYS",
+    "TIME",
 ];
 
 /// Arrays nested deeper than this are refused; real replies nest two or three levels.
@@ -95,7 +126,10 @@ impl RedisUrl {
                 .map_err(|_| bad("bad IPv6 address"))?;
             let port = match after {
                 "" => None,
-                p => Some(p.strip_prefix(':').ok_or_else(|| bad("expected :port after ]"))?),
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| bad("expected :port after ]"))?,
+                ),
             };
             (h.to_string(), port)
         } else {
@@ -331,8 +365,8 @@ fn read_at(r: &mut impl BufRead, max_bytes: usize, depth: usize) -> Result<Reply
             if n == -1 {
                 return Ok(Reply::Nil);
             }
-            let n = usize::try_from(n)
-                .map_err(|_| Error::Protocol(format!("bad array length {n}")))?;
+            let n =
+                usize::try_from(n).map_err(|_| Error::Protocol(format!("bad array length {n}")))?;
             if depth >= MAX_DEPTH {
                 return Err(Error::Protocol(format!(
                     "arrays nested deeper than {MAX_DEPTH} levels"
@@ -400,6 +434,19 @@ pub fn render_raw(reply: &Reply) -> String {
     let mut out = Vec::new();
     raw(reply, &mut out);
     String::from_utf8_lossy(&out).replace("\r\n", "\n")
+}
+
+/// What `redis-cli` prints for `args` and `reply` when piped: [`render_raw`] and a newline, but
+/// none after INFO's text, which already ends in one.
+pub fn cli_output(args: &[Vec<u8>], reply: &Reply) -> String {
+    let mut out = render_raw(reply);
+    let info = args
+        .first()
+        .is_some_and(|a| a.eq_ignore_ascii_case(b"INFO"));
+    if !(info && out.ends_with('\n')) {
+        out.push('\n');
+    }
+    out
 }
 
 /// The socket under the parser: every read stops at the deadline and at the byte budget.
@@ -595,14 +642,21 @@ pub fn collect(url: &str, cmds: &[String], limits: &Limits) -> (Option<String>, 
                 Ok(c) => conn.insert(c),
                 Err(e) => {
                     let rest = cmds.len() - i - 1;
-                    errors.push(format!("redis {} `{shown}`: {e}{}", url.addr(), not_run(rest)));
+                    errors.push(format!(
+                        "redis {} `{shown}`: {e}{}",
+                        url.addr(),
+                        not_run(rest)
+                    ));
                     break;
                 }
             },
         };
         match c.call(&args, limits) {
             Ok(reply) => {
-                text.push_str(&format!("# redis-cli {shown}\n{}\n", render_raw(&reply)));
+                text.push_str(&format!(
+                    "# redis-cli {shown}\n{}",
+                    cli_output(&args, &reply)
+                ));
                 if let Reply::Error(e) = &reply {
                     let e = Error::RedisReply(String::from_utf8_lossy(e).into_owned());
                     errors.push(format!("redis `{shown}`: {e}"));

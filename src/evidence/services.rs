@@ -141,7 +141,15 @@ mod tests {
         ] {
             check_name(ok).unwrap();
         }
-        for bad in ["", "-H", "--host=evil", "a b", "x;rm", "svc\n", &"a".repeat(257)] {
+        for bad in [
+            "",
+            "-H",
+            "--host=evil",
+            "a b",
+            "x;rm",
+            "svc\n",
+            &"a".repeat(257),
+        ] {
             let e = check_name(bad).unwrap_err().to_string();
             assert!(e.contains("is not a systemd unit name"), "{e}");
         }
@@ -176,7 +184,10 @@ mod tests {
         let (status, errors) = collect("--version", &Limits::default());
         assert_eq!(status.active, "unavailable");
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].contains("is not a systemd unit name"), "{errors:?}");
+        assert!(
+            errors[0].contains("is not a systemd unit name"),
+            "{errors:?}"
+        );
     }
 
     /// Whatever this machine has (systemd, systemctl without a running systemd, or nothing),
@@ -191,7 +202,9 @@ mod tests {
             // A running systemd knows no such unit.
             "inactive" | "unknown" | "failed" => {}
             "unavailable" => assert!(
-                errors.iter().any(|e| e.starts_with("service git-ops-test-no-such.service: ")),
+                errors
+                    .iter()
+                    .any(|e| e.starts_with("service git-ops-test-no-such.service: ")),
                 "{errors:?}"
             ),
             other => panic!("unexpected state {other:?}"),

@@ -9,7 +9,8 @@ use super::*;
 use crate::model::Record;
 use crate::model::yaml;
 
-const PAGE: &str = "# HELP p27_corr_ready ready\np27_corr_ready 1.0\np27_clusters_count 1.0\nother 2\n";
+const PAGE: &str =
+    "# HELP p27_corr_ready ready\np27_corr_ready 1.0\np27_clusters_count 1.0\nother 2\n";
 
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -41,7 +42,12 @@ fn collect_gathers_everything_and_records_each_failure() {
         .map(|r| r.url())
         .unwrap_or_else(|| format!("redis://127.0.0.1:{}", closed_port()));
     if let Some(r) = &redis {
-        r.cli(&["HSET", "quantum:portfolio:cluster_state", "cluster_stress", "0.79"]);
+        r.cli(&[
+            "HSET",
+            "quantum:portfolio:cluster_state",
+            "cluster_stress",
+            "0.79",
+        ]);
     }
     let redis_cmds = strings(&["HGETALL quantum:portfolio:cluster_state"]);
     let services = strings(&["quantum-portfolio-gate"]);
@@ -60,7 +66,10 @@ fn collect_gathers_everything_and_records_each_failure() {
     let (ev, errors) = collect(&req, now());
     assert_eq!(ev.errors, errors);
     assert_eq!(ev.collected_at, Some(now()));
-    assert_eq!(ev.hostname, Some(host::hostname(&Limits::default()).unwrap()));
+    assert_eq!(
+        ev.hostname,
+        Some(host::hostname(&Limits::default()).unwrap())
+    );
 
     let git = ev.git.as_ref().unwrap();
     assert_eq!(git.commit, run_git(&repo, &["rev-parse", "HEAD"]));
@@ -98,7 +107,11 @@ fn collect_gathers_everything_and_records_each_failure() {
 
     let svc = &ev.services_status["quantum-portfolio-gate"];
     if svc.active == services::UNAVAILABLE {
-        assert!(errors.iter().any(|e| e.starts_with("service quantum-portfolio-gate: ")));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("service quantum-portfolio-gate: "))
+        );
     }
 
     // Errors come in a fixed order: host, git, proof, metrics, redis, services.
@@ -111,7 +124,10 @@ fn collect_gathers_everything_and_records_each_failure() {
         "service" => 5,
         other => panic!("unexpected error prefix {other:?} in {e}"),
     };
-    assert!(errors.windows(2).all(|w| order(&w[0]) <= order(&w[1])), "{errors:?}");
+    assert!(
+        errors.windows(2).all(|w| order(&w[0]) <= order(&w[1])),
+        "{errors:?}"
+    );
 
     // The evidence survives a ledger round trip: YAML out, YAML in, same record.
     let mut record = yaml::parse_record(
@@ -159,9 +175,15 @@ fn a_missing_proof_and_a_bare_directory_are_errors() {
     assert_eq!(ev.git, None);
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].starts_with(&format!("git ({}): ", tmp.path().display())));
-    assert_eq!(errors[1], format!("proof_file: {} does not exist", missing.display()));
+    assert_eq!(
+        errors[1],
+        format!("proof_file: {} does not exist", missing.display())
+    );
     let pf = ev.proof_file.unwrap();
-    assert_eq!(pf.error.unwrap(), format!("{} does not exist", missing.display()));
+    assert_eq!(
+        pf.error.unwrap(),
+        format!("{} does not exist", missing.display())
+    );
 }
 
 /// Slow endpoints in different collectors are waited for side by side, each within its timeout.
@@ -213,7 +235,10 @@ fn validate_refuses_each_bad_argument_before_anything_runs() {
         ..base.clone()
     })
     .unwrap_err();
-    assert!(e.contains("https is not supported (git-ops has no TLS stack)"), "{e}");
+    assert!(
+        e.contains("https is not supported (git-ops has no TLS stack)"),
+        "{e}"
+    );
 
     let bad_re = strings(&["p27_(corr"]);
     let e = validate(&Request {

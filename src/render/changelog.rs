@@ -34,7 +34,13 @@ mod tests {
 
     #[test]
     fn months_and_entries_newest_first() {
-        let e = |id: &str, m: &str| (id.to_string(), m.to_string(), format!("operation_id: {id}\n"));
+        let e = |id: &str, m: &str| {
+            (
+                id.to_string(),
+                m.to_string(),
+                format!("operation_id: {id}\n"),
+            )
+        };
         let out = render(&[
             e("OPS-2026-01-27-001", "2026-01"),
             e("OPS-2026-02-01-001", "2026-02"),

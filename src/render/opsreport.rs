@@ -71,7 +71,11 @@ fn evidence_lines(e: &Evidence, out: &mut Vec<String>, label: &str) {
     }
     if let Some(p) = &e.proof_file {
         match (&p.sha256, &p.error) {
-            (Some(h), _) => out.push(format!("{label}proof file {} sha256 {h} ({} bytes)", p.path, p.size_bytes.unwrap_or(0))),
+            (Some(h), _) => out.push(format!(
+                "{label}proof file {} sha256 {h} ({} bytes)",
+                p.path,
+                p.size_bytes.unwrap_or(0)
+            )),
             (None, Some(err)) => out.push(format!("{label}proof file {}: {err}", p.path)),
             _ => {}
         }
@@ -99,15 +103,30 @@ pub fn build(i: Input<'_>) -> Report {
         op.operation_name,
         op.operation_id,
         i.state,
-        outcome_word.as_deref().map(|o| format!(", outcome {o}")).unwrap_or_default(),
+        outcome_word
+            .as_deref()
+            .map(|o| format!(", outcome {o}"))
+            .unwrap_or_default(),
         op.objective,
         op.risk_class,
         op.blast_radius,
         i.requested_by.as_deref().unwrap_or("(unsigned)"),
-        if i.approved_by.is_empty() { String::new() } else { format!(", approved by {}", i.approved_by.join(", ")) },
-        if i.commits.is_empty() { String::new() } else { format!("; {} linked commits", i.commits.len()) },
+        if i.approved_by.is_empty() {
+            String::new()
+        } else {
+            format!(", approved by {}", i.approved_by.join(", "))
+        },
+        if i.commits.is_empty() {
+            String::new()
+        } else {
+            format!("; {} linked commits", i.commits.len())
+        },
     );
-    let mut files: Vec<String> = i.commits.iter().flat_map(|c| c.files.iter().cloned()).collect();
+    let mut files: Vec<String> = i
+        .commits
+        .iter()
+        .flat_map(|c| c.files.iter().cloned())
+        .collect();
     files.sort();
     files.dedup();
     let mut evidence = Vec::new();
@@ -115,32 +134,54 @@ pub fn build(i: Input<'_>) -> Report {
         evidence_lines(e, &mut evidence, "");
     }
     for o in &i.outcomes {
-        evidence.push(format!("outcome {} {} at {}", o.id, o.outcome, o.at.as_deref().unwrap_or("(unknown)")));
+        evidence.push(format!(
+            "outcome {} {} at {}",
+            o.id,
+            o.outcome,
+            o.at.as_deref().unwrap_or("(unknown)")
+        ));
         if let Some(e) = &o.evidence {
             evidence_lines(e, &mut evidence, "  ");
         }
     }
     if evidence.is_empty() {
-        evidence.push("no evidence recorded (`git ops close <id> --outcome ... --proof-path ...` records it)".into());
+        evidence.push(
+            "no evidence recorded (`git ops close <id> --outcome ... --proof-path ...` records it)"
+                .into(),
+        );
     }
     let mut risk = vec![
-        format!("risk class {} ; blast radius: {}", op.risk_class, op.blast_radius),
+        format!(
+            "risk class {} ; blast radius: {}",
+            op.risk_class, op.blast_radius
+        ),
         format!("rollback strategy: {}", op.rollback_strategy),
     ];
     if let Some(e) = &op.evidence
         && !e.errors.is_empty()
     {
-        risk.push(format!("{} evidence collectors failed: the record is incomplete", e.errors.len()));
+        risk.push(format!(
+            "{} evidence collectors failed: the record is incomplete",
+            e.errors.len()
+        ));
     }
     let touched_outside: Vec<&String> = files
         .iter()
-        .filter(|f| !op.allowed_paths.iter().any(|p| crate::verify::coverage::allowed_glob(p).is_some_and(|g| g.matches(f))))
+        .filter(|f| {
+            !op.allowed_paths
+                .iter()
+                .any(|p| crate::verify::coverage::allowed_glob(p).is_some_and(|g| g.matches(f)))
+        })
         .filter(|f| !f.starts_with("ops/ledger/"))
         .collect();
     if !touched_outside.is_empty() {
         risk.push(format!(
             "linked commits touched paths outside allowed_paths: {}",
-            touched_outside.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            touched_outside
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     for r in &i.rollbacks {
@@ -150,7 +191,9 @@ pub fn build(i: Input<'_>) -> Report {
     let closed = !i.outcomes.is_empty() || op.outcome.is_some();
     let mut next = Vec::new();
     if i.state != "approved" {
-        next.push(format!("get the approvals it needs: `git ops sign {id}` by an approver"));
+        next.push(format!(
+            "get the approvals it needs: `git ops sign {id}` by an approver"
+        ));
     } else if !closed && !i.expired {
         next.push(format!("execute within the scope, one verified step at a time; link commits with `git ops use {id}`"));
         next.push(format!("record the result: `git ops close {id} --outcome SUCCESS|PARTIAL|ROLLBACK --proof-path ...`"));
@@ -158,9 +201,16 @@ pub fn build(i: Input<'_>) -> Report {
         next.push(format!("the window has closed: declare a new operation for any further change; close this one with `git ops close {id} --outcome ...`"));
     }
     match outcome_word.as_deref() {
-        Some("ROLLBACK") => next.push("investigate the cause before declaring a new attempt".into()),
-        Some("PARTIAL") => next.push("declare a follow-up operation for what remains, or roll back".into()),
-        Some("SUCCESS") => next.push("monitor the services named in the scope; no further change under this operation".into()),
+        Some("ROLLBACK") => {
+            next.push("investigate the cause before declaring a new attempt".into())
+        }
+        Some("PARTIAL") => {
+            next.push("declare a follow-up operation for what remains, or roll back".into())
+        }
+        Some("SUCCESS") => next.push(
+            "monitor the services named in the scope; no further change under this operation"
+                .into(),
+        ),
         _ => {}
     }
     Report {
@@ -183,7 +233,10 @@ pub fn build(i: Input<'_>) -> Report {
 
 pub fn markdown(r: &Report) -> String {
     let mut s = format!("# Operation report: {} ({})\n\n", line(&r.operation), r.id);
-    s.push_str(&format!("## EXEC SUMMARY\n\n{}\n\n## CHANGES MADE\n\n", line(&r.exec_summary)));
+    s.push_str(&format!(
+        "## EXEC SUMMARY\n\n{}\n\n## CHANGES MADE\n\n",
+        line(&r.exec_summary)
+    ));
     if r.changes_made.commits.is_empty() {
         s.push_str("No commits carry or link this operation yet.\n");
     }
@@ -195,7 +248,11 @@ pub fn markdown(r: &Report) -> String {
     }
     s.push_str(&format!(
         "\nServices in scope: {}\n\n## VERIFICATION EVIDENCE\n\n",
-        if r.changes_made.services.is_empty() { "(none)".to_string() } else { line(&r.changes_made.services.join(", ")).into_owned() }
+        if r.changes_made.services.is_empty() {
+            "(none)".to_string()
+        } else {
+            line(&r.changes_made.services.join(", ")).into_owned()
+        }
     ));
     for e in &r.verification_evidence {
         let mut lines = e.lines();

@@ -83,7 +83,11 @@ fn bullets(items: &[String], empty: &str) -> String {
     if items.is_empty() {
         return format!("- {empty}");
     }
-    items.iter().map(|i| format!("- {i}")).collect::<Vec<_>>().join("\n")
+    items
+        .iter()
+        .map(|i| format!("- {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Fills `template` (the built-in one, or a repository's) from `input`.
@@ -98,7 +102,13 @@ pub fn fill(template: &str, input: &PromptInput) -> String {
     } else {
         format!("Under preauth grant:\n{}\n", bullets(&input.grant, ""))
     };
-    let inline = |v: &[String]| if v.is_empty() { "(none)".to_string() } else { v.join(", ") };
+    let inline = |v: &[String]| {
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
     let pairs = [
         ("{{OPERATION_NAME}}", input.operation.clone()),
         ("{{OBJECTIVE}}", input.objective.clone()),
@@ -106,9 +116,15 @@ pub fn fill(template: &str, input: &PromptInput) -> String {
         ("{{BLAST_RADIUS}}", input.blast_radius.clone()),
         ("{{ROLLBACK_STRATEGY}}", input.rollback_strategy.clone()),
         ("{{ALLOWED_PATHS}}", bullets(&input.allowed_paths, "(none)")),
-        ("{{ALLOWED_SERVICES}}", bullets(&input.allowed_services, "(none)")),
+        (
+            "{{ALLOWED_SERVICES}}",
+            bullets(&input.allowed_services, "(none)"),
+        ),
         ("{{ALLOWED_PATHS_INLINE}}", inline(&input.allowed_paths)),
-        ("{{ALLOWED_SERVICES_INLINE}}", inline(&input.allowed_services)),
+        (
+            "{{ALLOWED_SERVICES_INLINE}}",
+            inline(&input.allowed_services),
+        ),
         ("{{NOT_ALLOWED}}", bullets(&forbidden, "(none)")),
         ("{{GRANT}}", grant),
     ];
@@ -144,7 +160,10 @@ mod tests {
             risk_class: "LOW_RISK_CONFIG".into(),
             blast_radius: "Grafana dashboards only".into(),
             rollback_strategy: "Restore JSON files from git + restart grafana-server".into(),
-            allowed_paths: vec!["/etc/grafana/provisioning".into(), "/var/lib/grafana/dashboards/quantum".into()],
+            allowed_paths: vec![
+                "/etc/grafana/provisioning".into(),
+                "/var/lib/grafana/dashboards/quantum".into(),
+            ],
             allowed_services: vec!["grafana-server".into()],
             ..Default::default()
         }

@@ -31,7 +31,10 @@ fn urls_parse_and_never_show_the_password() {
     let u = RedisUrl::parse("redis://reader:p%40ss:w@cache.internal:7000/3").unwrap();
     assert_eq!(u.username.as_deref(), Some("reader"));
     assert_eq!(u.password.as_deref(), Some("p@ss:w"));
-    assert_eq!((u.host.as_str(), u.port, u.db), ("cache.internal", 7000, Some(3)));
+    assert_eq!(
+        (u.host.as_str(), u.port, u.db),
+        ("cache.internal", 7000, Some(3))
+    );
     assert!(!format!("{u:?}").contains("p@ss"), "{u:?}");
 
     let u = RedisUrl::parse("REDIS://:s3cret@localhost/").unwrap();
@@ -58,8 +61,13 @@ fn urls_parse_and_never_show_the_password() {
         let e = RedisUrl::parse(bad).unwrap_err().to_string();
         assert!(e.contains(why), "{bad}: {e}");
     }
-    let e = RedisUrl::parse("redis://u:hunter2@h:x").unwrap_err().to_string();
-    assert!(!e.contains("hunter2") && e.contains("redis://u:***@h:x"), "{e}");
+    let e = RedisUrl::parse("redis://u:hunter2@h:x")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        !e.contains("hunter2") && e.contains("redis://u:***@h:x"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -116,7 +124,10 @@ fn only_read_commands_pass() {
             e.starts_with(&format!("redis command `{name}` is refused")),
             "{bad}: {e}"
         );
-        assert!(e.contains("the ops seeds forbid writes to trading streams"), "{e}");
+        assert!(
+            e.contains("the ops seeds forbid writes to trading streams"),
+            "{e}"
+        );
     }
     let e = parse_read_command("AUTH s3cret").unwrap_err().to_string();
     assert!(e.contains("in the redis URL instead"), "{e}");
@@ -176,7 +187,10 @@ fn hostile_replies_are_refused_without_growing() {
 #[test]
 fn raw_rendering_follows_redis_cli() {
     let r = |w: &[u8]| render_raw(&parse(w).unwrap());
-    assert_eq!(r(b"*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$3\r\nt w\r\n"), "a\n1\nb\nt w");
+    assert_eq!(
+        r(b"*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$3\r\nt w\r\n"),
+        "a\n1\nb\nt w"
+    );
     assert_eq!(r(b"$-1\r\n"), "");
     assert_eq!(r(b"*0\r\n"), "");
     assert_eq!(r(b"-WRONGTYPE x\r\n"), "WRONGTYPE x\n");
@@ -188,7 +202,11 @@ fn raw_rendering_follows_redis_cli() {
 fn a_closed_port_is_refused_and_the_rest_is_not_run() {
     let port = closed_port();
     let url = format!("redis://127.0.0.1:{port}");
-    let (text, errors) = collect(&url, &strings(&["GET a", "GET b", "GET c"]), &Limits::default());
+    let (text, errors) = collect(
+        &url,
+        &strings(&["GET a", "GET b", "GET c"]),
+        &Limits::default(),
+    );
     assert_eq!(text, None);
     assert_eq!(
         errors,
@@ -237,7 +255,15 @@ fn real_redis_replies_match_redis_cli() {
         "1769492127",
     ]);
     redis.cli(&["RPUSH", "quantum:list", "x", "y y", "z"]);
-    redis.cli(&["XADD", "quantum:stream:trades", "1-0", "side", "buy", "qty", "3"]);
+    redis.cli(&[
+        "XADD",
+        "quantum:stream:trades",
+        "1-0",
+        "side",
+        "buy",
+        "qty",
+        "3",
+    ]);
     redis.cli(&["XADD", "quantum:stream:trades", "2-0", "side", "sell"]);
     // No key has a TTL, so INFO keyspace (avg_ttl) is stable between calls.
     redis.cli(&["SET", "plain", "value"]);
@@ -282,7 +308,7 @@ fn real_redis_replies_match_redis_cli() {
     let mut conn = Conn::open(&RedisUrl::parse(&redis.url()).unwrap(), &limits).unwrap();
     for cmd in cmds {
         let args = parse_read_command(cmd).unwrap();
-        let ours = render_raw(&conn.call(&args, &limits).unwrap()) + "\n";
+        let ours = cli_output(&args, &conn.call(&args, &limits).unwrap());
         let cli_args: Vec<&str> = cmd.split_whitespace().collect();
         let theirs = redis.cli(&cli_args).replace("\r\n", "\n");
         assert_eq!(ours, theirs, "{cmd}");
@@ -291,7 +317,10 @@ fn real_redis_replies_match_redis_cli() {
     // A redis error reply is shown as redis-cli shows it, and is an error.
     let (text, errors) = collect(&redis.url(), &strings(&["GET quantum:list"]), &limits);
     let theirs = redis.cli(&["GET", "quantum:list"]);
-    assert_eq!(text.unwrap(), format!("# redis-cli GET quantum:list\n{theirs}"));
+    assert_eq!(
+        text.unwrap(),
+        format!("# redis-cli GET quantum:list\n{theirs}")
+    );
     assert_eq!(
         errors,
         ["redis `GET quantum:list`: redis replied with an error: \
@@ -321,7 +350,10 @@ fn real_redis_writes_are_refused_and_never_sent() {
             ..Default::default()
         };
         let e = crate::evidence::validate(&req).unwrap_err();
-        assert!(e.contains("is refused") && e.contains("forbid writes to trading streams"), "{e}");
+        assert!(
+            e.contains("is refused") && e.contains("forbid writes to trading streams"),
+            "{e}"
+        );
     }
     // Even if a caller skips validate(), collect() refuses them and still runs the reads.
     let mut cmds = writes.clone();
@@ -330,11 +362,17 @@ fn real_redis_writes_are_refused_and_never_sent() {
     assert_eq!(text.unwrap(), "# redis-cli GET quantum:guard\n1\n");
     assert_eq!(errors.len(), writes.len());
     for (e, w) in errors.iter().zip(&writes) {
-        assert!(e.starts_with(&format!("redis `{w}`: redis command `")), "{e}");
+        assert!(
+            e.starts_with(&format!("redis `{w}`: redis command `")),
+            "{e}"
+        );
     }
     assert_eq!(redis.cli(&["GET", "quantum:guard"]), "1\n");
     assert_eq!(redis.cli(&["XLEN", "quantum:stream:orders"]), "1\n");
-    assert_eq!(redis.cli(&["CONFIG", "GET", "requirepass"]), "requirepass\n\n");
+    assert_eq!(
+        redis.cli(&["CONFIG", "GET", "requirepass"]),
+        "requirepass\n\n"
+    );
 }
 
 #[test]
@@ -356,24 +394,51 @@ fn real_redis_size_cap_database_and_auth() {
         &limits(5000, 1 << 20),
     );
     assert!(t.elapsed() < Duration::from_secs(3));
-    assert_eq!(errors, ["redis `GET big`: more than 1048576 bytes; stopped reading at the limit"]);
+    assert_eq!(
+        errors,
+        ["redis `GET big`: more than 1048576 bytes; stopped reading at the limit"]
+    );
     assert_eq!(text.unwrap(), "# redis-cli GET small\ns\n");
     // A reply made of many small values is capped on the bytes read, not on any one value.
     for i in 0..200 {
         redis.cli(&["RPUSH", "many", &format!("value-{i:04}")]);
     }
-    let (_, errors) = collect(&redis.url(), &strings(&["LRANGE many 0 -1"]), &limits(5000, 1000));
-    assert_eq!(errors, ["redis `LRANGE many 0 -1`: more than 1000 bytes; stopped reading at the limit"]);
+    let (_, errors) = collect(
+        &redis.url(),
+        &strings(&["LRANGE many 0 -1"]),
+        &limits(5000, 1000),
+    );
+    assert_eq!(
+        errors,
+        ["redis `LRANGE many 0 -1`: more than 1000 bytes; stopped reading at the limit"]
+    );
 
     // The database in the URL is selected.
-    let (text, errors) = collect(&format!("{}/2", redis.url()), &strings(&["GET in-db-2"]), &Limits::default());
+    let (text, errors) = collect(
+        &format!("{}/2", redis.url()),
+        &strings(&["GET in-db-2"]),
+        &Limits::default(),
+    );
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(text.unwrap(), "# redis-cli GET in-db-2\ntwo\n");
-    let (text, _) = collect(&format!("{}/0", redis.url()), &strings(&["GET in-db-2"]), &Limits::default());
+    let (text, _) = collect(
+        &format!("{}/0", redis.url()),
+        &strings(&["GET in-db-2"]),
+        &Limits::default(),
+    );
     assert_eq!(text.unwrap(), "# redis-cli GET in-db-2\n\n");
 
     // An ACL user limited to reads: user and password from the URL.
-    redis.cli(&["ACL", "SETUSER", "reader", "on", ">rd-pass", "~*", "+@read", "+@connection"]);
+    redis.cli(&[
+        "ACL",
+        "SETUSER",
+        "reader",
+        "on",
+        ">rd-pass",
+        "~*",
+        "+@read",
+        "+@connection",
+    ]);
     let port = redis.port;
     let (text, errors) = collect(
         &format!("redis://reader:rd-pass@127.0.0.1:{port}/2"),
@@ -389,8 +454,14 @@ fn real_redis_size_cap_database_and_auth() {
     );
     assert_eq!(text, None);
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].contains("authentication failed: WRONGPASS"), "{errors:?}");
-    assert!(!errors[0].contains("wrong-pass"), "the password leaked: {errors:?}");
+    assert!(
+        errors[0].contains("authentication failed: WRONGPASS"),
+        "{errors:?}"
+    );
+    assert!(
+        !errors[0].contains("wrong-pass"),
+        "the password leaked: {errors:?}"
+    );
 
     // The default user with a password (requirepass); without it, redis says NOAUTH.
     redis.cli(&["CONFIG", "SET", "requirepass", "s3cret"]);
@@ -403,5 +474,8 @@ fn real_redis_size_cap_database_and_auth() {
     assert_eq!(text.unwrap(), "# redis-cli GET small\ns\n");
     let (_, errors) = collect(&redis.url(), &strings(&["GET small"]), &Limits::default());
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].contains("redis replied with an error: NOAUTH"), "{errors:?}");
+    assert!(
+        errors[0].contains("redis replied with an error: NOAUTH"),
+        "{errors:?}"
+    );
 }
