@@ -121,8 +121,25 @@ pub fn append_signed(
     kind: git_ops::model::IdKind,
     build: impl FnOnce(git_ops::model::RecordId) -> git_ops::model::Record,
 ) -> Result<git_ops::model::Record> {
+    Ok(append_signed_as(repo, me, now, kind, None, build)?.expect("a fresh id is never taken"))
+}
+
+/// Like [`append_signed`], under the given id when there is one: None when that id is already in
+/// the ledger (checked under the lock, so concurrent runs record it once).
+pub fn append_signed_as(
+    repo: &Repo,
+    me: &Me,
+    now: Timestamp,
+    kind: git_ops::model::IdKind,
+    id: Option<git_ops::model::RecordId>,
+    build: impl FnOnce(git_ops::model::RecordId) -> git_ops::model::Record,
+) -> Result<Option<git_ops::model::Record>> {
     let writer = git_ops::store::ledger::LedgerWriter::lock(repo)?;
-    let id = writer.next_id(kind, now.date())?;
+    let id = match id {
+        Some(id) if writer.ledger()?.find(&id).is_some() => return Ok(None),
+        Some(id) => id,
+        None => writer.next_id(kind, now.date())?,
+    };
     let mut record = build(id);
     record.validate()?;
     let s = git_ops::crypto::signoff(
@@ -135,7 +152,7 @@ pub fn append_signed(
     )?;
     record.signoffs_mut().push(s);
     writer.append(&record)?;
-    Ok(record)
+    Ok(Some(record))
 }
 
 /// Appends a line to the local audit log; a log that cannot be written is reported, not fatal

@@ -26,7 +26,11 @@ pub fn run(_ctx: &Ctx, a: Args) -> Result<u8> {
             std::fs::create_dir_all(&dir)?;
             let path = dir.join("git-ops.1");
             git_ops::store::fsutil::write_atomic(&path, &page, Some(0o644))?;
-            writeln!(stdout(), "wrote {} (then `git ops --help` shows it, if the directory is on MANPATH)", path.display())?;
+            writeln!(
+                stdout(),
+                "wrote {} (then `git ops --help` shows it, if the directory is on MANPATH)",
+                path.display()
+            )?;
         }
         None => stdout().write_all(&page)?,
     }

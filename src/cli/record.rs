@@ -16,7 +16,9 @@ use git_ops::model::record::{Evidence, Operation, Outcome, OutcomeKind};
 use git_ops::model::{IdKind, Kind, Record, RecordId, RiskClass};
 use git_ops::store::{Ledger, Repo};
 
-use super::common::{Ctx, Me, append_signed, audited, load_key, load_policy, whoami};
+use super::common::{
+    Ctx, Me, append_signed, append_signed_as, audited, load_key, load_policy, whoami,
+};
 use super::sign::after_signing;
 use super::{rejected, usage};
 
@@ -288,35 +290,12 @@ fn record_operation(
 ) -> Result<Option<Record>> {
     let ids = id.map(|i| vec![i.to_string()]).unwrap_or_default();
     audited(Some(repo), "sign", &ids, Some(me), || {
-        let Some(id) = id else {
-            return append_signed(repo, me, now, IdKind::Operation, |id| {
-                Record::Operation(Operation {
-                    operation_id: id,
-                    ..op
-                })
+        append_signed_as(repo, me, now, IdKind::Operation, id, |id| {
+            Record::Operation(Operation {
+                operation_id: id,
+                ..op
             })
-            .map(Some);
-        };
-        let writer = git_ops::store::ledger::LedgerWriter::lock(repo)?;
-        if writer.ledger()?.find(&id).is_some() {
-            return Ok(None);
-        }
-        let mut record = Record::Operation(Operation {
-            operation_id: id,
-            ..op
-        });
-        record.validate()?;
-        let s = git_ops::crypto::signoff(
-            &record,
-            &me.key,
-            &me.name,
-            git_ops::model::Role::Requester,
-            now,
-            None,
-        )?;
-        record.signoffs_mut().push(s);
-        writer.append(&record)?;
-        Ok(Some(record))
+        })
     })
 }
 
