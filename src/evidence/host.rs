@@ -185,7 +185,7 @@ fn kill(child: &mut Child) {
 /// Reads up to `cap` bytes; the flag says there was more (one byte more was seen).
 fn read_capped(r: &mut impl Read, cap: usize) -> (io::Result<Vec<u8>>, bool) {
     let mut buf = Vec::new();
-    let res = r.take(cap as u64 + 1).read_to_end(&mut buf);
+    let res = r.take((cap as u64).saturating_add(1)).read_to_end(&mut buf);
     let over = buf.len() > cap;
     buf.truncate(cap);
     (res.map(|_| buf), over)

@@ -59,6 +59,14 @@ pub fn check_url(url: &str) -> Result<(), Error> {
     if uri.host().is_none_or(str::is_empty) {
         return Err(Error::Invalid(format!("metrics URL {url:?} has no host")));
     }
+    // The URL is written into the ledger, which is signed and never edited: no secrets in it.
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(Error::Invalid(
+            "a metrics URL with user:password@ is refused: the URL is recorded in the ledger; \
+             scrape an unauthenticated endpoint on the host instead"
+                .into(),
+        ));
+    }
     Ok(())
 }
 
@@ -103,7 +111,7 @@ pub fn fetch(url: &str, limits: &Limits) -> Result<String, Error> {
     let body = resp
         .body_mut()
         .with_config()
-        .limit(limits.max_bytes as u64 + 1)
+        .limit((limits.max_bytes as u64).saturating_add(1))
         .read_to_vec()
         .map_err(map)?;
     if body.len() > limits.max_bytes {
@@ -223,7 +231,12 @@ mod tests {
     fn keeps_matching_lines_under_a_seed_style_header() {
         let server = HttpServer::start(HttpBehaviour::Page(PAGE.into()));
         let chunked = HttpServer::start(HttpBehaviour::Chunked(PAGE.into()));
-        let urls = vec![server.url("/metrics"), chunked.url("/metrics")];
+        let closing = HttpServer::start(HttpBehaviour::CloseDelimited(PAGE.into()));
+        let urls = vec![
+            server.url("/metrics"),
+            chunked.url("/metrics"),
+            closing.url("/metrics"),
+        ];
 
         let (text, errors) = collect(
             &urls[..1],
@@ -242,7 +255,8 @@ mod tests {
             )
         );
 
-        // Several patterns keep a line matching any of them; a chunked body reads the same.
+        // Several patterns keep a line matching any of them; chunked and close-delimited bodies
+        // read the same as one with a Content-Length.
         let pats = strings(&["^p27_corr_ready ", "^p27_clusters_count "]);
         let (text, errors) = collect(&urls, &pats, &Limits::default());
         assert!(errors.is_empty(), "{errors:?}");
@@ -252,7 +266,10 @@ mod tests {
                  p27_corr_ready 1.0\np27_clusters_count 1.0\n"
             )
         };
-        assert_eq!(text.unwrap(), block(&urls[0]) + &block(&urls[1]));
+        assert_eq!(
+            text.unwrap(),
+            block(&urls[0]) + &block(&urls[1]) + &block(&urls[2])
+        );
 
         // No pattern keeps every line.
         let (text, _) = collect(&urls[..1], &[], &Limits::default());
@@ -386,6 +403,13 @@ mod tests {
         let e = check_url("ftp://host/x").unwrap_err().to_string();
         assert!(e.contains("only http:// URLs are"), "{e}");
         assert!(check_url("127.0.0.1:8048/metrics").is_err());
+        let e = check_url("http://admin:hunter2@127.0.0.1:9090/metrics")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("user:password@ is refused") && !e.contains("hunter2"),
+            "{e}"
+        );
         assert!(check_url("not a url").is_err());
 
         let e = compile_patterns(&strings(&["ok", "p27_(corr"]))

@@ -20,6 +20,8 @@ pub enum HttpBehaviour {
     Page(String),
     /// 200 with a chunked body (in chunks of up to 100 bytes).
     Chunked(String),
+    /// 200 with no length: the body ends when the server closes the connection.
+    CloseDelimited(String),
     /// This status with an empty body (a `Location` header for 3xx).
     Status(u16, &'static str),
     /// Accepts, reads the request, never answers.
@@ -119,6 +121,10 @@ fn serve(
             }
             w.write_all(b"0\r\n\r\n")
         })(),
+        HttpBehaviour::CloseDelimited(body) => write!(
+            w,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n{body}"
+        ),
         HttpBehaviour::Status(code, reason) => write!(
             w,
             "HTTP/1.1 {code} {reason}\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\
