@@ -309,9 +309,11 @@ impl Repo {
     /// 32 MiB object cache, which halve the time of a 2,000-commit walk. Hooks on a single commit
     /// do not call this, so they pay nothing for it.
     pub fn prepare_for_walks(&mut self) {
-        self.git
-            .objects
-            .set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(96 << 20)));
+        self.git.objects.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+                96 << 20,
+            ))
+        });
         self.git.object_cache_size_if_unset(32 << 20);
     }
 }
