@@ -494,6 +494,76 @@ fn story(d: &mut Demo) -> Result<()> {
     )?;
     d.run(None, &["git", "ops", "verify"], 0)?;
 
+    d.title("Alice closes her operation with evidence: a proof file and a live metrics snapshot");
+    let metrics = serve_metrics()?;
+    let proof = d.root.join("rollout-proof.txt");
+    std::fs::write(
+        &proof,
+        "kubectl rollout status deploy/web: successfully rolled out\n",
+    )?;
+    let proof = proof.display().to_string();
+    d.run(
+        Some("alice"),
+        &[
+            "git",
+            "ops",
+            "close",
+            &id,
+            "--outcome",
+            "SUCCESS",
+            "--proof-path",
+            &proof,
+            "--metrics-url",
+            &metrics,
+            "--metrics-grep",
+            "^web_",
+        ],
+        0,
+    )?;
+    d.run(Some("alice"), &["git", "ops", "report", &id], 0)?;
+
+    d.title("The auto-ledger records a read-only check in one step, idempotently");
+    let check = [
+        "git",
+        "ops",
+        "record",
+        "--operation-id",
+        &id.replace("-001", "-100"),
+        "--operation",
+        "Post-deploy readiness check",
+        "--objective",
+        "Prove web is healthy after the rollout",
+        "--risk-class",
+        "READ_ONLY",
+        "--blast-radius",
+        "none (read-only)",
+        "--changes-summary",
+        "readiness verified",
+        "--metrics-url",
+        &metrics,
+        "--metrics-grep",
+        "^web_up",
+    ];
+    d.run(Some("alice"), &check, 0)?;
+    d.run(Some("alice"), &check, 0)?;
+    d.run(
+        Some("alice"),
+        &["git", "ops", "changelog", "--out", "docs/OPS_CHANGELOG.md"],
+        0,
+    )?;
+    d.run(None, &["git", "add", "-A"], 0)?;
+    d.run(
+        None,
+        &[
+            "git",
+            "commit",
+            "-q",
+            "-m",
+            "Close the scale-up with evidence; changelog",
+        ],
+        0,
+    )?;
+
     d.title("--no-verify skips the local hooks, but not the server's pre-receive hook");
     let remote = d.root.join("remote.git").display().to_string();
     d.run(None, &["git", "init", "-q", "--bare", &remote], 0)?;
@@ -534,4 +604,26 @@ fn story(d: &mut Demo) -> Result<()> {
     println!("$ git checkout ops/ledger/{month}.yaml   # restored");
     d.run(None, &["git", "ops", "verify"], 0)?;
     Ok(())
+}
+
+/// A metrics endpoint on 127.0.0.1 for the demo's evidence (answers a few requests, then stops).
+fn serve_metrics() -> Result<String> {
+    use std::io::{Read, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}/metrics", listener.local_addr()?);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let body = "# HELP web_up Whether web is up\nweb_up 1\nweb_replicas 3\nweb_p99_latency_seconds 0.182\ngo_goroutines 41\n";
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Ok(url)
 }

@@ -257,7 +257,11 @@ pub fn markdown(r: &Report) -> String {
     for e in &r.verification_evidence {
         let mut lines = e.lines();
         if let Some(first) = lines.next() {
-            s.push_str(&format!("- {}\n", line(first)));
+            // Evidence of an outcome is indented under its outcome line.
+            match first.strip_prefix("  ") {
+                Some(inner) => s.push_str(&format!("  - {}\n", line(inner))),
+                None => s.push_str(&format!("- {}\n", line(first))),
+            }
         }
         let rest: Vec<&str> = lines.collect();
         if !rest.is_empty() {
