@@ -210,11 +210,44 @@ impl Repo {
     /// The staged change: the index against HEAD's tree (the empty tree before the first commit).
     pub fn staged_changes(&self, index: &StagedIndex) -> Result<Vec<Change>> {
         let head = self.head_tree()?;
+        let mut changes = self.staged_changes_against(index, head)?;
+        // Concluding a merge: judge only what the merge itself adds (what differs from every
+        // parent), as for merge commits in a range; each merged commit was judged on its own.
+        for other in self.merge_heads()? {
+            let tree = Some(self.commit_tree(other)?);
+            let vs_other = self.staged_changes_against(index, tree)?;
+            changes.retain(|c| vs_other.iter().any(|o| o.path == c.path));
+        }
+        Ok(changes)
+    }
+
+    /// The index against any tree.
+    pub fn staged_changes_against(
+        &self,
+        index: &StagedIndex,
+        tree: Option<ObjectId>,
+    ) -> Result<Vec<Change>> {
         let state = &index.file;
-        let entries = state.entries();
         let mut out = Vec::new();
-        self.diff_index_into(state, head, state.tree(), b"", entries, &mut out)?;
+        self.diff_index_into(state, tree, state.tree(), b"", state.entries(), &mut out)?;
         Ok(out)
+    }
+
+    /// The other parents of a merge being concluded (`MERGE_HEAD`).
+    pub fn merge_heads(&self) -> Result<Vec<ObjectId>> {
+        let path = self.git_dir().join("MERGE_HEAD");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                ObjectId::from_hex(l.trim().as_bytes())
+                    .map_err(|e| Error::Git(format!("{}: {e}", path.display())))
+            })
+            .collect()
     }
 
     fn diff_index_into(
