@@ -181,10 +181,36 @@ fn pre_commit(ctx: &Ctx) -> Result<u8> {
     Ok(1)
 }
 
+/// The git directory of a hook's repository without opening it: hooks run at the top of the
+/// working tree, where `.git` is the directory or a `gitdir:` file. This keeps the hooks that
+/// run on every commit cheap when there is nothing for them to do.
+fn quick_git_dir(ctx: &Ctx) -> Option<std::path::PathBuf> {
+    if let Some(d) = std::env::var_os("GIT_DIR") {
+        let d = std::path::PathBuf::from(d);
+        return Some(if d.is_relative() { ctx.cwd.join(d) } else { d });
+    }
+    let dot = ctx.cwd.join(".git");
+    if dot.is_dir() {
+        return Some(dot);
+    }
+    let text = std::fs::read_to_string(&dot).ok()?;
+    let target = std::path::PathBuf::from(text.strip_prefix("gitdir:")?.trim());
+    Some(if target.is_relative() {
+        ctx.cwd.join(target)
+    } else {
+        target
+    })
+}
+
 fn prepare_commit_msg(ctx: &Ctx, args: &[String]) -> Result<u8> {
     let Some(file) = args.first() else {
         return Ok(0);
     };
+    if let Some(dir) = quick_git_dir(ctx)
+        && !dir.join(super::use_op::ACTIVE_FILE).exists()
+    {
+        return Ok(0);
+    }
     let repo = ctx.repo()?;
     let Some(id) = active(&repo)? else {
         return Ok(0);
