@@ -183,8 +183,7 @@ pub fn run_report(ctx: &Ctx, a: ReportArgs) -> Result<u8> {
     match a.format {
         ReportFormat::Md => write!(out, "{}", opsreport::markdown(&report))?,
         ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
+            git_ops::render::write_json(&mut out, &report)?;
         }
     }
     Ok(0)

@@ -233,8 +233,7 @@ fn list(ctx: &Ctx, active_only: bool, format: Format) -> Result<u8> {
                 })
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &v)?;
-        writeln!(out)?;
+        git_ops::render::write_json(&mut out, &v)?;
         return Ok(0);
     }
     for (id, info, why) in rows {

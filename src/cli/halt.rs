@@ -130,8 +130,7 @@ pub fn run_status(ctx: &Ctx, a: StatusArgs) -> Result<u8> {
             })).collect::<Vec<_>>(),
             "waiting_for_approval": waiting.iter().map(|(id, n, r)| serde_json::json!({"id": id, "approvals": n, "required": r})).collect::<Vec<_>>(),
         });
-        serde_json::to_writer_pretty(&mut out, &v)?;
-        writeln!(out)?;
+        git_ops::render::write_json(&mut out, &v)?;
         return Ok(0);
     }
     writeln!(out, "posture: {posture}")?;

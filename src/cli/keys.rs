@@ -274,8 +274,7 @@ fn list(ctx: &Ctx, format: Format) -> Result<u8> {
                     })
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut o, &v)?;
-            writeln!(o)?;
+            git_ops::render::write_json(&mut o, &v)?;
         }
         Format::Text => {
             for (n, e) in &policy.signers {

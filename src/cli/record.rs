@@ -226,6 +226,9 @@ pub fn run_record(ctx: &Ctx, a: RecordArgs) -> Result<u8> {
         writeln!(std::io::stdout(), "{id} already recorded")?;
         return Ok(0);
     }
+    if let Some(of) = &a.rollback_of {
+        must_be_operation(&Ledger::load(&root)?, of, "--rollback-of")?;
+    }
     let policy = load_policy(&root)?;
     let me = whoami(&policy, load_key(Some(&repo), a.key.as_deref())?)?;
     let now = ctx.now();
@@ -299,6 +302,17 @@ fn record_operation(
     })
 }
 
+/// `id` must name an operation in the ledger.
+fn must_be_operation(ledger: &Ledger, id: &RecordId, flag: &str) -> Result<()> {
+    match ledger.find(id).map(|l| l.value) {
+        Some(Record::Operation(_)) => Ok(()),
+        Some(_) => Err(usage(format!("{flag} {id}: not an operation"))),
+        None => Err(usage(format!(
+            "{flag} {id}: no such operation in the ledger"
+        ))),
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct CloseArgs {
     /// The operation to close.
@@ -336,6 +350,9 @@ pub fn run_close(ctx: &Ctx, a: CloseArgs) -> Result<u8> {
             "note: {} was already closed by {prev}; this outcome is recorded as a correction",
             a.id
         );
+    }
+    if let Some(of) = &a.rollback_of {
+        must_be_operation(&ledger, of, "--rollback-of")?;
     }
     let now = ctx.now();
     let ev = gather(&repo, &a.evidence, &op.allowed_services, now)?;

@@ -106,8 +106,7 @@ pub fn run_show(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     match args.format {
         ShowFormat::Yaml => write!(out, "{}", block(&yaml::render_record(record)))?,
         ShowFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &record.to_json())?;
-            writeln!(out)?;
+            git_ops::render::write_json(&mut out, &record.to_json())?;
         }
         ShowFormat::Seed => {
             let policy = load_policy(root)?;
@@ -161,8 +160,7 @@ pub fn run_list(ctx: &Ctx, args: ListArgs, log: bool) -> Result<u8> {
                 })
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &v)?;
-        writeln!(out)?;
+        git_ops::render::write_json(&mut out, &v)?;
         return Ok(0);
     }
     for (r, c, _, _) in &rows {

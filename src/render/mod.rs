@@ -55,3 +55,23 @@ mod tests {
         assert_eq!(line("x\u{202E}y"), "x\\u{202e}y");
     }
 }
+
+/// Pretty JSON for a terminal or a pipe, followed by a newline. JSON already escapes C0 controls;
+/// C1 controls (U+0080..U+009F, e.g. the 8-bit CSI) and bidirectional overrides are escaped as
+/// `\uXXXX` too, which decodes to the same strings.
+pub fn write_json<T: serde::Serialize + ?Sized>(
+    out: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        if ('\u{80}'..='\u{9f}').contains(&c) || is_bidi(c) {
+            safe.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            safe.push(c);
+        }
+    }
+    safe.push('\n');
+    out.write_all(safe.as_bytes())
+}

@@ -68,8 +68,7 @@ pub fn json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         "records": report.records,
         "tags": report.tags,
     });
-    serde_json::to_writer_pretty(&mut *out, &v)?;
-    writeln!(out)
+    super::write_json(out, &v)
 }
 
 /// Escapes a message for a GitHub Actions workflow command.
