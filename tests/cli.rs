@@ -6,8 +6,14 @@
 mod bad_input;
 #[path = "cli/concurrency.rs"]
 mod concurrency;
+#[path = "cli/coverage.rs"]
+mod coverage;
+#[path = "cli/enforce.rs"]
+mod enforce;
 #[path = "cli/flow.rs"]
 mod flow;
+#[path = "cli/grants.rs"]
+mod grants;
 #[path = "cli/harness.rs"]
 mod harness;
 #[path = "cli/keys.rs"]
@@ -20,3 +26,5 @@ mod misc;
 mod samples;
 #[path = "cli/tamper.rs"]
 mod tamper;
+#[path = "cli/toolkit.rs"]
+mod toolkit;

@@ -213,7 +213,7 @@ fn list(ctx: &Ctx, active_only: bool, format: Format) -> Result<u8> {
     let now = ctx.now();
     let mut rows = Vec::new();
     for (id, info) in &idx.grants {
-        let live = idx.live_at(&policy, id, now);
+        let live = idx.live_at(&policy, id, now, true);
         if active_only && live.is_err() {
             continue;
         }

@@ -50,7 +50,7 @@ pub fn run_halt(ctx: &Ctx, a: HaltArgs, halt: bool) -> Result<u8> {
             require_human_approver(&me, "resume")?;
             let ledger = Ledger::load(&root)?;
             let idx = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
-            if idx.halted_at(now).is_none() {
+            if idx.halted_now().is_none() {
                 return Err(usage("automation is not halted: nothing to resume"));
             }
         }
@@ -103,12 +103,12 @@ pub fn run_status(ctx: &Ctx, a: StatusArgs) -> Result<u8> {
     let ledger = Ledger::load(root)?;
     let now = ctx.now();
     let idx = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
-    let halted = idx.halted_at(now);
+    let halted = idx.halted_now();
     let last_halt = idx.halts.iter().rev().find(|(_, h, _, _)| *h);
     let active: Vec<_> = idx
         .grants
         .iter()
-        .filter(|(id, _)| idx.live_at(&policy, id, now).is_ok())
+        .filter(|(id, _)| idx.live_at(&policy, id, now, true).is_ok())
         .collect();
     let mut waiting = Vec::new();
     for r in ledger.records() {

@@ -49,12 +49,22 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         HookName::PreReceive => pre_receive(ctx),
         HookName::Update => update(ctx, &args.args),
     };
-    // Fail closed: an error is a rejection, with the reason.
+    // Fail closed: an error is a rejection, with the reason and what to do.
+    let name = args
+        .name
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
     result.map_err(|e| {
-        e.context(format!(
-            "the {:?} hook could not check this change, so it is rejected",
-            args.name
-        ))
+        let hint = format!(
+            "fix the cause above and try again; `git ops verify` checks the ledger, and `git ops hook {name}` runs this hook by hand"
+        );
+        super::CliError {
+            code: super::exit_code(&e),
+            message: format!("the {name} hook could not check this change, so it is rejected: {e:#}"),
+            hint: Some(hint),
+        }
+        .into()
     })
 }
 

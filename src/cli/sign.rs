@@ -156,7 +156,7 @@ fn check_grant_for_me(
         )));
     }
     grants
-        .live_at(policy, grant, now)
+        .live_at(policy, grant, now, true)
         .map_err(|why| usage(format!("refused: {why}")))?;
     let Some(op) = record.as_operation() else {
         return Err(usage(format!(
@@ -286,18 +286,21 @@ pub fn run_tag(ctx: &Ctx, args: TagArgs) -> Result<u8> {
             args.id
         )));
     }
-    let state = check_record(&policy, record).state();
+    if policy.operations.human_only_tags && !me.entry.is_human() {
+        return Err(usage(format!(
+            "the policy reserves tagging to humans, and {} is automation",
+            me.name
+        )));
+    }
+    // Approval as it was made: grant signoffs are judged at the time they claim (the tag records
+    // an approval that happened, even if the grant has expired since).
+    let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
+    let state = check_record_with(&policy, record, Some((&grants, GrantClock::Claimed))).state();
     if state != State::Approved {
         return Err(usage(format!(
             "{} is {}, not approved: nothing to tag",
             args.id,
             state_word(state)
-        )));
-    }
-    if policy.operations.human_only_tags && !me.entry.is_human() {
-        return Err(usage(format!(
-            "the policy reserves tagging to humans, and {} is automation",
-            me.name
         )));
     }
     let name = args.id.tag_name();

@@ -461,6 +461,9 @@ impl Record {
     /// Checks beyond the types: the id's kind and the mandatory declaration.
     pub fn validate(&self) -> Result<(), Error> {
         let id = self.id();
+        // Canonical JSON writes numbers as IEEE doubles: above 2^53 two values would share one
+        // digest, so a signed number could be changed without breaking its signature.
+        safe_integers(&self.payload_json(), id)?;
         if id.kind() != self.kind().id_kind() {
             return Err(Error::Schema(format!(
                 "{} must be a {}-... id, not {id}",
@@ -538,6 +541,29 @@ impl Record {
             }
         }
         Ok(())
+    }
+}
+
+/// The largest integer that canonical JSON (IEEE doubles) represents exactly.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+fn safe_integers(v: &serde_json::Value, id: &RecordId) -> Result<(), Error> {
+    match v {
+        serde_json::Value::Number(n) => {
+            let ok = n.as_u64().is_some_and(|u| u <= MAX_SAFE_INTEGER)
+                || n.as_i64()
+                    .is_some_and(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER);
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::Schema(format!(
+                    "{id}: the number {n} is out of range; signed numbers must be integers of at most 2^53-1"
+                )))
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().try_for_each(|x| safe_integers(x, id)),
+        serde_json::Value::Object(o) => o.values().try_for_each(|x| safe_integers(x, id)),
+        _ => Ok(()),
     }
 }
 

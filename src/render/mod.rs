@@ -42,20 +42,6 @@ fn is_bidi(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_terminal_controls() {
-        assert_eq!(line("ok"), "ok");
-        assert_eq!(line("a\x1b[31mred"), "a\\u{1b}[31mred");
-        assert_eq!(line("a\nb"), "a\\nb");
-        assert_eq!(block("a\nb\r"), "a\nb\\r");
-        assert_eq!(line("x\u{202E}y"), "x\\u{202e}y");
-    }
-}
-
 /// Pretty JSON for a terminal or a pipe, followed by a newline. JSON already escapes C0 controls;
 /// C1 controls (U+0080..U+009F, e.g. the 8-bit CSI) and bidirectional overrides are escaped as
 /// `\uXXXX` too, which decodes to the same strings.
@@ -74,4 +60,18 @@ pub fn write_json<T: serde::Serialize + ?Sized>(
     }
     safe.push('\n');
     out.write_all(safe.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls() {
+        assert_eq!(line("ok"), "ok");
+        assert_eq!(line("a\x1b[31mred"), "a\\u{1b}[31mred");
+        assert_eq!(line("a\nb"), "a\\nb");
+        assert_eq!(block("a\nb\r"), "a\nb\\r");
+        assert_eq!(line("x\u{202E}y"), "x\\u{202e}y");
+    }
 }

@@ -395,11 +395,19 @@ fn candidate(
     match check.state() {
         State::Approved => {}
         State::Pending => {
-            let mut why = format!(
-                "pending: {} of {} approvals (run `git ops sign {id}`)",
-                check.approvals(),
-                check.required
-            );
+            let mut why = if check.human_only && check.approvals() >= check.required {
+                format!(
+                    "pending: it touches a human-only rule, which needs {} approvals signed by humans themselves, and grants do not count there ({} so far)",
+                    check.required,
+                    check.direct_approvals()
+                )
+            } else {
+                format!(
+                    "pending: {} of {} approvals (run `git ops sign {id}`)",
+                    check.approvals(),
+                    check.required
+                )
+            };
             for n in &check.notes {
                 why.push_str("; ");
                 why.push_str(n);

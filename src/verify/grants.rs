@@ -90,13 +90,21 @@ impl GrantIndex {
                 _ => {}
             }
         }
-        // Halts and resumes apply in time order; on a tie the halt wins (fail closed).
-        idx.halts
-            .sort_by_key(|(at, halt, id, _)| (*at, !*halt, *id));
+        // Halts and resumes apply in time order; on a tie the halt is applied last, so it wins
+        // (fail closed).
+        idx.halts.sort_by_key(|(at, halt, id, _)| (*at, *halt, *id));
         idx
     }
 
-    /// The halt in force at `t`, if any.
+    /// The halt in force with every halt and resume of the ledger applied, whatever times they
+    /// claim: what a verifier judging a new change sees.
+    pub fn halted_now(&self) -> Option<(RecordId, Option<String>)> {
+        self.halts
+            .last()
+            .and_then(|(_, halt, id, reason)| halt.then(|| (*id, reason.clone())))
+    }
+
+    /// The halt in force at `t` by the times halts and resumes claim (history), if any.
     pub fn halted_at(&self, t: Timestamp) -> Option<(RecordId, Option<String>)> {
         let mut state = None;
         for (at, halt, id, reason) in &self.halts {
@@ -109,11 +117,15 @@ impl GrantIndex {
     }
 
     /// Whether grant `id` is live at `t` (see the module docs), with the reason when it is not.
+    /// With `every_record`, every revocation and halt in the ledger counts whatever time it claims
+    /// (judging a new change: they are in force from the moment the verifier sees them); without
+    /// it, only those claiming a time up to `t` (history).
     pub fn live_at(
         &self,
         policy: &Policy,
         id: &RecordId,
         t: Timestamp,
+        every_record: bool,
     ) -> Result<&GrantInfo, String> {
         let info = self
             .grants
@@ -139,11 +151,17 @@ impl GrantIndex {
             return Err(format!("grant {id} expired at {}", g.expires_at));
         }
         for (what, at, rev) in &self.revocations {
-            if *at <= t && (what == &id.to_string() || what == g.grantee.as_str()) {
+            if (every_record || *at <= t) && (what == &id.to_string() || what == g.grantee.as_str())
+            {
                 return Err(format!("grant {id} was revoked by {rev} at {at}"));
             }
         }
-        if let Some((h, _)) = self.halted_at(t) {
+        let halt = if every_record {
+            self.halted_now()
+        } else {
+            self.halted_at(t)
+        };
+        if let Some((h, _)) = halt {
             return Err(format!(
                 "automation is halted ({h}), so grant {id} is suspended"
             ));
@@ -255,11 +273,11 @@ pub fn grant_signoff_approvers<'a>(
             if s.at.unix() > now.unix() + super::coverage::MAX_CLOCK_SKEW_SECS {
                 return Err(format!("the signoff is dated {}, in the future", s.at));
             }
-            idx.live_at(policy, gid, now)?;
-            idx.live_at(policy, gid, s.at)?;
+            idx.live_at(policy, gid, now, true)?;
+            idx.live_at(policy, gid, s.at, true)?;
         }
         GrantClock::Claimed => {
-            idx.live_at(policy, gid, s.at)?;
+            idx.live_at(policy, gid, s.at, false)?;
         }
     }
     scope_covers(&info.grant, op)?;

@@ -56,7 +56,10 @@ impl RecordCheck {
     pub fn state(&self) -> State {
         if !self.problems.is_empty() || self.requester.is_none() {
             State::Invalid
-        } else if self.approvals() >= self.required {
+        } else if self.approvals() >= self.required
+            && (!self.human_only || self.direct_approvals() >= self.required)
+        {
+            // A human_only rule is satisfied by human signers only: grants never count there.
             State::Approved
         } else {
             State::Pending

@@ -240,6 +240,106 @@ impl Repo {
         out[name].clone()
     }
 
+    /// `git <args>` with extra environment variables (set after the sandbox's, so they win).
+    pub fn git_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut c = self.sb.command("git", &self.dir);
+        c.args(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run(c)
+    }
+
+    /// The full commit id `rev` names.
+    pub fn rev(&self, rev: &str) -> String {
+        let spec = format!("{rev}^{{commit}}");
+        let out = self.git(&["rev-parse", "--verify", "-q", &spec]).ok();
+        out.stdout().trim().to_string()
+    }
+
+    /// The paths staged in the index (against HEAD), as `git diff --cached --name-only` lists them.
+    pub fn staged(&self) -> Vec<String> {
+        let out = self.git(&["diff", "--cached", "--name-only"]).ok();
+        out.stdout().lines().map(str::to_string).collect()
+    }
+
+    /// Declares an operation of `risk_class` allowing `paths` (and the `web` service), with
+    /// `extra` flags for `git ops new`, and returns its id.
+    pub fn declare_with(
+        &self,
+        key: &Key,
+        risk_class: &str,
+        paths: &[&str],
+        extra: &[&str],
+    ) -> String {
+        let mut args = vec![
+            "new",
+            "--operation",
+            "Change config",
+            "--objective",
+            "Keep the web tier healthy",
+            "--risk-class",
+            risk_class,
+            "--blast-radius",
+            "web pods only",
+            "--rollback-strategy",
+            "git revert",
+            "--allowed-services",
+            "web",
+            "--allowed-paths",
+        ];
+        args.extend_from_slice(paths);
+        args.extend_from_slice(extra);
+        let out = self.ops(key, &args).ok();
+        let id = out.stdout().trim().to_string();
+        assert!(is_operation_id(&id), "`git ops new` printed {id:?}\n{out}");
+        id
+    }
+
+    /// Rewrites operation `id` (declared by `signer` with `key`, not yet committed) through
+    /// `edit`, and signs it again as requester at `signed_at`, in place in its month file. For
+    /// times the command line cannot produce (a window already over, a creation in the future);
+    /// the operation's tag, if `git ops new` made one, is deleted since it no longer matches.
+    pub fn resign_operation(
+        &self,
+        key: &Key,
+        signer: &str,
+        id: &str,
+        signed_at: git_ops::model::Timestamp,
+        edit: impl FnOnce(&mut git_ops::model::record::Operation),
+    ) {
+        use git_ops::model::{Record, Role, SignerName, yaml};
+        let file = ledger_file_of(id);
+        let text = self.read(&file);
+        let records = yaml::parse_stream(&text).expect("the ledger file parses");
+        let (span, mut record) = records
+            .into_iter()
+            .find(|(_, r)| r.id().to_string() == id)
+            .unwrap_or_else(|| panic!("{id} is not in {file}"));
+        let Record::Operation(op) = &mut record else {
+            panic!("{id} is not an operation")
+        };
+        edit(op);
+        record.signoffs_mut().clear();
+        let keypair = git_ops::store::keys::load_keypair(&key.path, || {
+            Err("test keys have no passphrase".to_string())
+        })
+        .expect("loading the test key");
+        let name = SignerName::new(signer).expect("a valid signer name");
+        let signoff =
+            git_ops::crypto::signoff(&record, &keypair, &name, Role::Requester, signed_at, None)
+                .expect("signing");
+        record.signoffs_mut().push(signoff);
+        let mut rewritten = text[..span.bytes.start].to_string();
+        rewritten.push_str(&yaml::render_record(&record));
+        rewritten.push_str(&text[span.bytes.end..]);
+        self.write(&file, &rewritten);
+        let tag = id.to_ascii_lowercase();
+        if self.tag_exists(&tag) {
+            self.git(&["tag", "-d", &tag]).ok();
+        }
+    }
+
     pub fn tag_exists(&self, tag: &str) -> bool {
         let r = format!("refs/tags/{tag}");
         let out = self.git(&["rev-parse", "-q", "--verify", &r]);
