@@ -142,6 +142,16 @@ struct Peek {
 
 /// Parses one record document. `first_line` is where it starts in its file.
 pub fn parse_record(text: &str, first_line: u64) -> Result<Record, YamlError> {
+    // Fast path: the kind from a plain top-level `record: <kind>` line (as we write it), or an
+    // operation when there is none, then one typed parse. Any other spelling (quoted keys, flow
+    // style) or a wrong guess falls back to reading the kind with YAML first: a guess can cost a
+    // second parse, never a wrong answer, since every typed parse refuses unknown fields.
+    let guess = guess_kind(text);
+    if let Some(kind) = guess
+        && let Ok(r) = parse_as(kind, text, first_line)
+    {
+        return checked(r, first_line);
+    }
     let peek: Peek = parse(text, first_line)?;
     let kind = match peek.record.as_deref() {
         None => Kind::Operation,
@@ -153,14 +163,42 @@ pub fn parse_record(text: &str, first_line: u64) -> Result<Record, YamlError> {
             ),
         })?,
     };
-    let record = match kind {
+    checked(parse_as(kind, text, first_line)?, first_line)
+}
+
+/// The kind a document's plain `record:` line names, or operation when no line starts with
+/// `record` (None: cannot tell without YAML).
+fn guess_kind(text: &str) -> Option<Kind> {
+    let mut found = None;
+    for l in text.lines() {
+        if let Some(rest) = l.strip_prefix("record:") {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(Kind::parse(rest.trim())?);
+        } else if l.starts_with("record")
+            || l.starts_with('"')
+            || l.starts_with('\'')
+            || l.starts_with('{')
+        {
+            return None;
+        }
+    }
+    Some(found.unwrap_or(Kind::Operation))
+}
+
+fn parse_as(kind: Kind, text: &str, first_line: u64) -> Result<Record, YamlError> {
+    Ok(match kind {
         Kind::Operation => Record::Operation(parse::<Operation>(text, first_line)?),
         Kind::Outcome => Record::Outcome(parse::<Outcome>(text, first_line)?),
         Kind::Grant => Record::Grant(parse::<Grant>(text, first_line)?),
         Kind::Revocation => Record::Revocation(parse::<Revocation>(text, first_line)?),
         Kind::Halt => Record::Halt(parse::<Halt>(text, first_line)?),
         Kind::Resume => Record::Resume(parse::<Resume>(text, first_line)?),
-    };
+    })
+}
+
+fn checked(record: Record, first_line: u64) -> Result<Record, YamlError> {
     record.validate().map_err(|e| YamlError {
         line: Some(first_line),
         column: None,

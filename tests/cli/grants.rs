@@ -1034,11 +1034,16 @@ fn a_halt_and_a_resume_in_the_same_second_leave_automation_halted() {
     let crew = Crew::new();
     let repo = &crew.repo;
     let grant = crew.grant_at(Some("-3 hours"), &["--expires-in-hours", "5"]);
-    // Both commands start from the same faked instant and take well under a second.
+    // Both commands run with the clock stopped at the same instant (`faketime -f` without `@`
+    // freezes it), so they fall in one second however loaded the machine is.
     let second = at(now().unix() - 3600).to_string();
     let clock = second.trim_end_matches('Z').replace('T', " ");
-    faketime_ops(repo, &clock, Some(&crew.alice), &["halt"]).ok();
-    faketime_ops(repo, &clock, Some(&crew.alice), &["resume"]).ok();
+    for action in ["halt", "resume"] {
+        let mut c = repo.sb.command("faketime", &repo.dir);
+        c.args(["-f", &clock, "git", "ops", action])
+            .env("GIT_OPS_KEY", &crew.alice.path);
+        run(c).ok();
+    }
     let (policy, records) = parsed(repo);
     let idx = GrantIndex::build(&policy, records.iter());
     let times: BTreeSet<_> = idx.halts.iter().map(|(t, _, _, _)| *t).collect();
