@@ -144,24 +144,43 @@ pub fn load_files(root: &Path) -> Result<Vec<Result<LedgerFile>>> {
         names.push(name);
     }
     names.sort();
-    Ok(names
-        .into_iter()
-        .map(|name| {
-            let rel = format!("{LEDGER_DIR}/{name}");
-            let path = dir.join(&name);
-            let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
-            if !meta.is_file() {
-                return Err(Error::Yaml { path: rel, error: yaml::YamlError {
-                        line: None,
-                        column: None,
-                        message: "not a regular file (symlinks and directories are refused in the ledger)".into(),
-                    },
-                });
-            }
-            let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            LedgerFile::parse(&rel, text)
-        })
-        .collect())
+    let load = |name: &String| {
+        let rel = format!("{LEDGER_DIR}/{name}");
+        let path = dir.join(name);
+        let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+        if !meta.is_file() {
+            return Err(Error::Yaml {
+                path: rel,
+                error: yaml::YamlError {
+                    line: None,
+                    column: None,
+                    message:
+                        "not a regular file (symlinks and directories are refused in the ledger)"
+                            .into(),
+                },
+            });
+        }
+        let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        LedgerFile::parse(&rel, text)
+    };
+    // Month files parse independently: spread them over the cores, keep their order.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads == 1 || names.len() < 2 {
+        return Ok(names.iter().map(load).collect());
+    }
+    let chunk = names.len().div_ceil(threads);
+    Ok(std::thread::scope(|s| {
+        let handles: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(load).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("parsing a ledger file does not panic"))
+            .collect()
+    }))
 }
 
 /// Holds the ledger lock; every write goes through it.

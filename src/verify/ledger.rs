@@ -4,13 +4,48 @@
 use std::collections::BTreeMap;
 
 use super::grants::{GrantClock, GrantIndex, limits};
-use super::records::{RecordSummary, State, check_record_with};
+use super::records::{RecordCheck, RecordSummary, State, check_record_with};
 use super::tags::check_tags;
 use super::{Finding, Report, Severity};
 use crate::model::RecordId;
 use crate::model::policy::Policy;
 use crate::store::ledger::LedgerFile;
 use crate::store::tags::TagInfo;
+
+/// Checks every record, in parallel, in order. History: grant signoffs are judged at the time
+/// they claim.
+fn check_all(
+    policy: &Policy,
+    records: &[&crate::model::Record],
+    grants: &GrantIndex,
+) -> Vec<RecordCheck> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads == 1 || records.len() < 64 {
+        return records
+            .iter()
+            .map(|r| check_record_with(policy, r, Some((grants, GrantClock::Claimed))))
+            .collect();
+    }
+    let chunk = records.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = records
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|r| check_record_with(policy, r, Some((grants, GrantClock::Claimed))))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("checking a record does not panic"))
+            .collect()
+    })
+}
 
 /// Verifies parsed ledger files (or the errors met reading them) and the `ops-*` tags.
 pub fn verify_ledger(
@@ -31,6 +66,14 @@ pub fn verify_ledger(
             report.push(Finding::error("grant-too-long", why).record(info.grant.grant_id));
         }
     }
+    // Checking signatures is most of the work and each record is independent: check them on
+    // every core, then report in file order.
+    let all: Vec<&crate::model::Record> = files
+        .iter()
+        .flatten()
+        .flat_map(|f| f.records.iter().map(|(_, r)| r))
+        .collect();
+    let mut checks = check_all(policy, &all, &grants).into_iter();
     let mut seen: BTreeMap<RecordId, (String, u64)> = BTreeMap::new();
     let mut by_id = BTreeMap::new();
     for file in files {
@@ -50,6 +93,7 @@ pub fn verify_ledger(
         };
         for (span, record) in &file.records {
             let id = *record.id();
+            let check = checks.next().expect("one check per record");
             if let Some((f, l)) = seen.get(&id) {
                 report.push(
                     Finding::error(
@@ -62,8 +106,6 @@ pub fn verify_ledger(
                 continue;
             }
             seen.insert(id, (file.path.clone(), span.first_line));
-            // History: grant signoffs are judged at the time they claim.
-            let check = check_record_with(policy, record, Some((&grants, GrantClock::Claimed)));
             for (code, msg) in &check.problems {
                 report.push(
                     Finding::error(code, format!("{id}: {msg}"))
