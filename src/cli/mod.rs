@@ -235,4 +235,52 @@ mod tests {
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    /// docs/CLI.md is the help of every command; this test keeps it current. After changing a
+    /// command, regenerate it with `UPDATE_CLI_DOC=1 cargo test --bin git-ops cli_reference`.
+    #[test]
+    fn cli_reference_is_current() {
+        fn walk(cmd: &mut clap::Command, path: &str, out: &mut String) {
+            let name = if path.is_empty() {
+                "git ops".to_string()
+            } else {
+                format!("git ops {path}")
+            };
+            let help = cmd.render_long_help().to_string();
+            out.push_str(&format!(
+                "## `{name}`\n\n```text\n{}\n```\n\n",
+                help.trim_end()
+            ));
+            let subs: Vec<String> = cmd
+                .get_subcommands()
+                .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                .map(|s| s.get_name().to_string())
+                .collect();
+            for sub in subs {
+                let child = cmd.find_subcommand_mut(&sub).expect("listed above");
+                let p = if path.is_empty() {
+                    sub.clone()
+                } else {
+                    format!("{path} {sub}")
+                };
+                walk(child, &p, out);
+            }
+        }
+        let mut cmd = Cli::command().term_width(100);
+        cmd.build();
+        let mut doc = String::from(
+            "# Command-line reference\n\nGenerated from the command definitions by \
+             `UPDATE_CLI_DOC=1 cargo test --bin git-ops cli_reference`; do not edit by hand.\n\n",
+        );
+        walk(&mut cmd, "", &mut doc);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/CLI.md");
+        if std::env::var_os("UPDATE_CLI_DOC").is_some() {
+            std::fs::write(path, &doc).expect("writing docs/CLI.md");
+        }
+        let current = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            current == doc,
+            "docs/CLI.md is out of date: run UPDATE_CLI_DOC=1 cargo test --bin git-ops cli_reference"
+        );
+    }
 }
