@@ -22,6 +22,8 @@ mod keys;
 mod merge;
 #[path = "cli/misc.rs"]
 mod misc;
+#[path = "cli/review.rs"]
+mod review;
 #[path = "cli/samples.rs"]
 mod samples;
 #[path = "cli/tamper.rs"]

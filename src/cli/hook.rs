@@ -13,8 +13,9 @@ use git_ops::store::ledger::{LedgerFile, month_path};
 use git_ops::store::snapshot::{SideReader, Snapshot};
 use git_ops::store::{Repo, tags};
 use git_ops::verify::coverage::{ChangeContext, Judgement, check_on_side, judge};
+use git_ops::verify::grants::{GrantClock, GrantIndex};
 use git_ops::verify::range::{Clock, judge_commits};
-use git_ops::verify::records::{State, check_record};
+use git_ops::verify::records::{State, check_record_with};
 use git_ops::verify::tags::check_tags;
 use git_ops::verify::{Finding, Report, Severity};
 
@@ -164,7 +165,19 @@ fn pre_commit(ctx: &Ctx) -> Result<u8> {
         snapshot: Snapshot::Index(&index),
     };
     let active = active(&repo)?;
-    let links: Vec<RecordId> = active.into_iter().collect();
+    let mut links: Vec<RecordId> = active.into_iter().collect();
+    // Concluding a merge: the operations of the commits it brings in are linked too.
+    if let Some(head) = repo.head_commit()? {
+        for other in repo.merge_heads()? {
+            let info = git_ops::store::repo::CommitInfo {
+                id: head,
+                parents: vec![head, other],
+                message: String::new(),
+                time: 0,
+            };
+            links.extend(git_ops::verify::range::merged_links(&repo, &info)?);
+        }
+    }
     let j = judge(&ChangeContext {
         old: &old,
         new: &new,
@@ -332,46 +345,69 @@ fn check_updates(
     known: &[ObjectId],
     now: git_ops::model::Timestamp,
     bootstrap_ok: &dyn Fn(ObjectId) -> bool,
+    deny_rewrites: bool,
 ) -> Result<Report> {
     let mut report = Report::default();
     let mut tips: Vec<ObjectId> = Vec::new();
     for u in updates {
         let is_ops_tag = u.refname.starts_with("refs/tags/ops-");
-        match (u.old, u.new) {
-            (_, None) => {
-                if is_ops_tag {
-                    report.push(Finding::error(
-                        "tag-deleted",
-                        format!("{}: ledger tags are never deleted", u.refname),
-                    ));
-                }
-            }
-            (Some(_), Some(_)) if is_ops_tag => {
+        let Some(new) = u.new else {
+            if is_ops_tag {
                 report.push(Finding::error(
-                    "tag-moved",
-                    format!("{}: ledger tags are never moved or replaced", u.refname),
+                    "tag-deleted",
+                    format!("{}: ledger tags are never deleted", u.refname),
                 ));
             }
-            (_, Some(new)) if u.refname.starts_with("refs/tags/") => {
-                let _ = new; // tags are checked below, once the branch tips are known
-            }
-            (old, Some(new)) => {
-                let mut hidden = known.to_vec();
-                hidden.extend(old);
-                let commits = objects.commits_between(new, &hidden)?;
-                let judged =
-                    judge_commits(objects, &commits, Clock::Now(now), bootstrap_ok, false)?;
-                for j in judged {
-                    for mut f in j.judgement.report.findings {
-                        if f.severity == Severity::Info {
-                            continue;
-                        }
-                        f.message = format!("{}: {}", u.refname, f.message);
-                        report.push(f);
-                    }
+            continue;
+        };
+        if is_ops_tag && u.old.is_some() {
+            report.push(Finding::error(
+                "tag-moved",
+                format!("{}: ledger tags are never moved or replaced", u.refname),
+            ));
+            continue;
+        }
+        // Every pushed ref's commits are judged, tags included: a commit that arrives under any
+        // name is known afterwards, and would never be judged again.
+        let Some(commit) = objects.peel_to_commit(new)? else {
+            continue; // a tag of a tree or blob brings no commit
+        };
+        if deny_rewrites
+            && let Some(old) = u.old
+            && !u.refname.starts_with("refs/tags/")
+            && objects.has_object(old)
+            && !objects.commits_between(old, &[commit])?.is_empty()
+            && objects
+                .file_in_tree(
+                    Some(objects.commit_tree(old)?),
+                    git_ops::model::policy::POLICY_PATH,
+                )?
+                .is_some()
+        {
+            report.push(Finding::error(
+                "history-rewrite",
+                format!(
+                    "{}: not a fast-forward; rewriting a governed branch could drop ledger records (revocations, halts) or an older policy could return. Push a revert instead (and set receive.denyNonFastForwards)",
+                    u.refname
+                ),
+            ));
+            continue;
+        }
+        let mut hidden = known.to_vec();
+        hidden.extend(u.old.and_then(|o| objects.peel_to_commit(o).ok().flatten()));
+        let commits = objects.commits_between(commit, &hidden)?;
+        let judged = judge_commits(objects, &commits, Clock::Now(now), bootstrap_ok, false)?;
+        for j in judged {
+            for mut f in j.judgement.report.findings {
+                if f.severity == Severity::Info {
+                    continue;
                 }
-                tips.push(new);
+                f.message = format!("{}: {}", u.refname, f.message);
+                report.push(f);
             }
+        }
+        if !u.refname.starts_with("refs/tags/") {
+            tips.push(commit);
         }
     }
     tips.extend(known.iter().copied());
@@ -425,7 +461,22 @@ fn check_pushed_tag(
         let Ok(policy) = yaml::parse_policy(&ptext) else {
             continue;
         };
-        let state = check_record(&policy, record).state();
+        // As `verify` judges the ledger: grant signoffs at the time they claim.
+        let mut all = Vec::new();
+        for name in side.list_dir(git_ops::model::policy::LEDGER_DIR)? {
+            let p = format!("{}/{name}", git_ops::model::policy::LEDGER_DIR);
+            if let Some(t) = side.read_string(&p)?
+                && let Ok(f) = LedgerFile::parse(&p, t)
+            {
+                all.push(f);
+            }
+        }
+        let grants = GrantIndex::build(
+            &policy,
+            all.iter().flat_map(|f| f.records.iter().map(|(_, r)| r)),
+        );
+        let state =
+            check_record_with(&policy, record, Some((&grants, GrantClock::Claimed))).state();
         let mut index = std::collections::BTreeMap::new();
         index.insert(id, (record, state, path.clone(), span.first_line));
         check_tags(&policy, &index, std::slice::from_ref(&info), report);
@@ -475,7 +526,7 @@ fn pre_push(ctx: &Ctx, args: &[String]) -> Result<u8> {
         });
     }
     let known = repo.ref_commits_under(&format!("refs/remotes/{remote}/"))?;
-    let report = check_updates(&repo, &updates, &known, ctx.now(), &|_| true)?;
+    let report = check_updates(&repo, &updates, &known, ctx.now(), &|_| true, false)?;
     Ok(reject_push(&report, "push"))
 }
 
@@ -511,7 +562,7 @@ fn server_check(ctx: &Ctx, updates: Vec<Update>) -> Result<u8> {
     let objects = view.as_ref().map(|(r, _)| r).unwrap_or(&real);
     let known = real.all_ref_commits()?;
     let rule = bootstrap_rule(&real, &known)?;
-    let report = check_updates(objects, &updates, &known, ctx.now(), rule.as_ref())?;
+    let report = check_updates(objects, &updates, &known, ctx.now(), rule.as_ref(), true)?;
     Ok(reject_push(&report, "push"))
 }
 

@@ -209,16 +209,10 @@ impl Repo {
 
     /// The staged change: the index against HEAD's tree (the empty tree before the first commit).
     pub fn staged_changes(&self, index: &StagedIndex) -> Result<Vec<Change>> {
+        // Concluding a merge too: everything against HEAD, the branch the merge lands on (the
+        // hook links the merged commits' operations, see `merge_heads`).
         let head = self.head_tree()?;
-        let mut changes = self.staged_changes_against(index, head)?;
-        // Concluding a merge: judge only what the merge itself adds (what differs from every
-        // parent), as for merge commits in a range; each merged commit was judged on its own.
-        for other in self.merge_heads()? {
-            let tree = Some(self.commit_tree(other)?);
-            let vs_other = self.staged_changes_against(index, tree)?;
-            changes.retain(|c| vs_other.iter().any(|o| o.path == c.path));
-        }
-        Ok(changes)
+        self.staged_changes_against(index, head)
     }
 
     /// The index against any tree.

@@ -317,3 +317,32 @@ impl Repo {
         self.git.object_cache_size_if_unset(32 << 20);
     }
 }
+
+impl Repo {
+    /// The commit an object leads to (itself, or a tag's target, followed through tags), or
+    /// None for a tag of a tree or blob.
+    pub fn peel_to_commit(&self, id: ObjectId) -> Result<Option<ObjectId>> {
+        let mut id = id;
+        for _ in 0..16 {
+            let obj = self
+                .git
+                .find_object(id)
+                .map_err(|e| Error::Git(format!("missing object {id}: {e}")))?;
+            match obj.kind {
+                gix::object::Kind::Commit => return Ok(Some(id)),
+                gix::object::Kind::Tag => {
+                    let text = String::from_utf8_lossy(&obj.data);
+                    let target = text
+                        .lines()
+                        .next()
+                        .and_then(|l| l.strip_prefix("object "))
+                        .and_then(|h| ObjectId::from_hex(h.trim().as_bytes()).ok())
+                        .ok_or_else(|| Error::Git(format!("tag {id} has no target")))?;
+                    id = target;
+                }
+                _ => return Ok(None),
+            }
+        }
+        Err(Error::Git(format!("tag chain from {id} is too long")))
+    }
+}

@@ -250,6 +250,18 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
                 ));
                 continue;
             }
+            // The policy decides everything else: changing it always takes a human requester and,
+            // where there is more than one human approver, another human's own approval, whatever
+            // the risk classes say.
+            let needs_second = policy.signers.values().filter(|e| e.is_approver()).count() > 1;
+            if path == POLICY_PATH
+                && !(cand.requester_human && (cand.other_direct_approvals >= 1 || !needs_second))
+            {
+                reasons.push(format!(
+                    "{path} needs an operation requested by a human and approved by another human ({id} is not)"
+                ));
+                continue;
+            }
             if human_only && cand.direct_approvals < cand.required.max(need_approvals) {
                 reasons.push(format!(
                     "{path} is human-only, and {id} has {} approvals signed by humans themselves (grants never count here)",
@@ -356,6 +368,9 @@ struct Candidate {
     approvals: u32,
     /// Approvals signed by humans themselves, not through a grant.
     direct_approvals: u32,
+    requester_human: bool,
+    /// Direct approvals by someone other than the requester.
+    other_direct_approvals: u32,
     required: u32,
 }
 
@@ -452,6 +467,12 @@ fn candidate(
         allowed_text: op.allowed_paths.clone(),
         approvals: check.approvals(),
         direct_approvals: check.direct_approvals(),
+        requester_human: check.requester_human,
+        other_direct_approvals: check
+            .approvers
+            .iter()
+            .filter(|a| Some(*a) != check.requester.as_ref())
+            .count() as u32,
         required: check.required,
     }))
 }
@@ -580,27 +601,34 @@ fn check_ledger_change(
             );
             continue;
         }
-        let new_sigs: BTreeSet<&str> = r_new.signoffs().iter().map(|s| s.sig.as_str()).collect();
+        // Every earlier signoff must still be there exactly as it was: not removed, and not
+        // edited (a changed `at` or role keeps the count but not the signature's meaning).
         if let Some(lost) = r_old
             .signoffs()
             .iter()
-            .find(|s| !new_sigs.contains(s.sig.as_str()))
+            .find(|s| !r_new.signoffs().contains(s))
         {
+            let what = if r_new.signoffs().iter().any(|n| n.sig == lost.sig) {
+                "edited"
+            } else {
+                "removed"
+            };
             report.push(
                 Finding::error(
                     "signoff-removed",
-                    format!(
-                        "{id}: the signoff by {} ({}) was removed; signoffs only grow",
-                        lost.by, lost.role
-                    ),
+                    format!("{id}: the signoff by {} ({}) was {what}; signoffs are never changed, only added", lost.by, lost.role),
                 )
                 .at(path, Some(span.first_line))
                 .record(*id),
             );
             continue;
         }
-        if r_new.signoffs().len() != r_old.signoffs().len() {
-            for s in r_new.signoffs().iter().skip(r_old.signoffs().len()) {
+        if *r_new != **r_old {
+            for s in r_new
+                .signoffs()
+                .iter()
+                .filter(|s| !r_old.signoffs().contains(s))
+            {
                 if s.at.unix() > ctx.now.unix() + MAX_CLOCK_SKEW_SECS {
                     report.push(
                         Finding::error(

@@ -90,9 +90,9 @@ impl GrantIndex {
                 _ => {}
             }
         }
-        // Halts and resumes apply in time order; on a tie the halt is applied last, so it wins
-        // (fail closed).
-        idx.halts.sort_by_key(|(at, halt, id, _)| (*at, *halt, *id));
+        // Halts and resumes apply in time order; within one second, in ledger order (the sort is
+        // stable), so a resume written after a halt lifts it, as the person resuming expects.
+        idx.halts.sort_by_key(|(at, _, _, _)| *at);
         idx
     }
 
@@ -215,6 +215,13 @@ pub fn scope_covers(g: &Grant, op: &Operation) -> Result<(), String> {
             .trim_start_matches("./")
             .trim_start_matches('/')
             .trim_end_matches('/');
+        // A pattern is not a path: whether one glob lies inside another cannot be judged by
+        // matching it as text, so under a grant an operation names its paths literally.
+        if p.contains(['*', '?', '[']) {
+            return Err(format!(
+                "grant {id} cannot cover the pattern {p}: under a grant, allowed_paths must be literal paths or directories"
+            ));
+        }
         if !globs.iter().any(|gl| gl.matches(p)) {
             return Err(format!("grant {id} does not include path {p}"));
         }
@@ -282,4 +289,42 @@ pub fn grant_signoff_approvers<'a>(
     }
     scope_covers(&info.grant, op)?;
     Ok(&info.signers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::yaml::parse_record;
+
+    fn grant(paths: &str) -> Grant {
+        let text = format!(
+            "record: grant\ngrant_id: GRANT-2026-01-27-001\ngrantee: bot\ncreated_at: 2026-01-27T00:00:00Z\n\
+             expires_at: 2026-01-27T02:00:00Z\nscope: {{ risk_classes: [SERVICE_RESTART], paths: [{paths}], services: [web], environments: [prod] }}\n"
+        );
+        match parse_record(&text, 1).expect("a grant") {
+            Record::Grant(g) => g,
+            _ => unreachable!(),
+        }
+    }
+
+    fn op(paths: &str) -> Operation {
+        let text = format!(
+            "operation_id: OPS-2026-01-27-001\noperation_name: n\nobjective: o\nrisk_class: SERVICE_RESTART\n\
+             blast_radius: b\nrollback_strategy: r\nallowed_paths: [{paths}]\nallowed_services: [web]\nenvironment: prod\n"
+        );
+        match parse_record(&text, 1).expect("an operation") {
+            Record::Operation(o) => o,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn scope_is_judged_on_literal_paths_only() {
+        assert!(scope_covers(&grant("\"deploy/\""), &op("deploy/web.yaml")).is_ok());
+        assert!(scope_covers(&grant("\"deploy/\""), &op("deployment/web.yaml")).is_err());
+        // A pattern in the operation would be matched as text against the grant's pattern.
+        let err = scope_covers(&grant("\"deploy/[!p]*\""), &op("\"deploy/*\"")).unwrap_err();
+        assert!(err.contains("literal"), "{err}");
+        assert!(scope_covers(&grant("\"*/x\""), &op("\"**/x\"")).is_err());
+    }
 }

@@ -26,8 +26,9 @@ pub struct Judged {
     pub judgement: Judgement,
 }
 
-/// The changes a commit introduces: against its parent, or for a merge, the paths that differ
-/// from every parent (what the merge itself adds, e.g. a conflict resolution).
+/// The changes a commit introduces, against its first parent. A merge is judged like any commit
+/// against its first parent (the branch it lands on): whatever it brings in must be covered under
+/// that branch's policy and ledger, or an unrelated or older history could be merged in unchecked.
 pub fn commit_changes(
     repo: &Repo,
     c: &CommitInfo,
@@ -37,13 +38,33 @@ pub fn commit_changes(
         return Ok((None, repo.diff_trees(None, Some(tree))?));
     };
     let first_tree = repo.commit_tree(*first)?;
-    let mut changes = repo.diff_trees(Some(first_tree), Some(tree))?;
+    Ok((
+        Some(first_tree),
+        repo.diff_trees(Some(first_tree), Some(tree))?,
+    ))
+}
+
+/// The operations a merge links to: the `Ops-Id:` trailers of every commit it brings in (those
+/// reachable from its other parents and not from its first). They are judged again, under the
+/// first parent's policy and at the verifier's clock, like any link.
+pub fn merged_links(
+    repo: &Repo,
+    c: &CommitInfo,
+) -> Result<Vec<crate::model::RecordId>, store::Error> {
+    let mut out = Vec::new();
+    let Some(first) = c.parents.first() else {
+        return Ok(out);
+    };
     for other in &c.parents[1..] {
-        let other_tree = repo.commit_tree(*other)?;
-        let vs_other = repo.diff_trees(Some(other_tree), Some(tree))?;
-        changes.retain(|ch| vs_other.iter().any(|o| o.path == ch.path));
+        for id in repo.commits_between(*other, &[*first])? {
+            if let Ok(ids) = trailer::ops_ids(&repo.commit_info(id)?.message) {
+                out.extend(ids);
+            }
+        }
     }
-    Ok((Some(first_tree), changes))
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Judges `commits` (oldest first). `bootstrap_ok` decides whether a commit that adds a policy to
@@ -72,10 +93,15 @@ pub fn judge_commits(
             snapshot: Snapshot::Tree(new_tree),
         };
         let short = id.to_hex_with_len(10).to_string();
-        let (links, trailer_error) = match trailer::ops_ids(&info.message) {
+        let (mut links, trailer_error) = match trailer::ops_ids(&info.message) {
             Ok(l) => (l, None),
             Err(e) => (Vec::new(), Some(e)),
         };
+        if info.parents.len() > 1 && !ledger_only {
+            links.extend(merged_links(repo, &info)?);
+            links.sort();
+            links.dedup();
+        }
         let now = match clock {
             Clock::Now(t) => t,
             Clock::CommitTime => {

@@ -50,6 +50,8 @@ pub struct RecordCheck {
     pub human_only: bool,
     /// Human signers whose approval arrives through live grants (never for human_only rules).
     pub grant_approvers: BTreeSet<SignerName>,
+    /// Whether the requester is a human signer (human_only rules need one).
+    pub requester_human: bool,
 }
 
 impl RecordCheck {
@@ -57,7 +59,8 @@ impl RecordCheck {
         if !self.problems.is_empty() || self.requester.is_none() {
             State::Invalid
         } else if self.approvals() >= self.required
-            && (!self.human_only || self.direct_approvals() >= self.required)
+            && (!self.human_only
+                || (self.requester_human && self.direct_approvals() >= self.required))
         {
             // A human_only rule is satisfied by human signers only: grants never count there.
             State::Approved
@@ -168,6 +171,7 @@ pub fn check_record_with(
         notes: Vec::new(),
         human_only,
         grant_approvers: BTreeSet::new(),
+        requester_human: false,
     };
     let mut seen_keys = BTreeSet::new();
     let mut seen_signers = BTreeSet::new();
@@ -256,6 +260,13 @@ pub fn check_record_with(
     if let Some(requester) = &check.requester {
         let entry = policy.signer(requester);
         let human = entry.is_some_and(|e| e.is_human());
+        check.requester_human = human;
+        // Automation never acts on its own say-so: its operations need at least one approval,
+        // from a human or through a grant, even where the risk class needs none.
+        if !human && matches!(record, Record::Operation(_)) && check.required == 0 {
+            check.required = 1;
+            check.notes.push(format!("{requester} is automation: its operations need an approval (a human's, or a grant's)"));
+        }
         let approver = entry.is_some_and(|e| e.is_approver());
         let refused = match record {
             Record::Grant(_) if !approver => Some(format!(

@@ -31,7 +31,7 @@ pub fn check_tags(
             continue;
         };
         tagged.insert(id);
-        let Some((file_record, _, file, line)) = records.get(&id) else {
+        let Some((file_record, state, file, line)) = records.get(&id) else {
             report.push(
                 Finding::error(
                     "tag-without-record",
@@ -66,16 +66,30 @@ pub fn check_tags(
                 format!("tag {name} is not signed"),
             ))),
             Some(sig) => {
-                let ok = policy.signers.values().any(|s| {
+                let signer = policy.signers.iter().find(|(_, s)| {
                     crypto::verify(&s.key, NAMESPACE_GIT, &tag.signed_payload, sig).is_ok()
                 });
-                if !ok {
-                    report.push(at(Finding::error(
+                match signer {
+                    None => report.push(at(Finding::error(
                         "bad-tag-signature",
                         format!("tag {name}: its signature does not verify with any signer's key in the policy"),
-                    )));
+                    ))),
+                    Some((who, entry)) if policy.operations.human_only_tags && !entry.is_human() => {
+                        report.push(at(Finding::error(
+                            "tag-by-automation",
+                            format!("tag {name} is signed by {who}, which is automation, and the policy reserves tagging to humans"),
+                        )))
+                    }
+                    Some(_) => {}
                 }
             }
+        }
+        // A tag says "approved": a tag of an operation that is not approved is false.
+        if *state != State::Approved {
+            report.push(at(Finding::error(
+                "tag-unapproved",
+                format!("tag {name} exists, but {id} is not approved"),
+            )));
         }
         let tag_record = tag
             .message

@@ -657,6 +657,8 @@ fn a_grant_longer_than_a_tightened_policy_allows_is_reported_and_covers_nothing(
         )
         .replace("break_glass_max_hours: 2", "break_glass_max_hours: 1");
     repo.write("ops/policy.yaml", &tightened);
+    // A policy change needs a second human's own approval, whatever its risk class.
+    repo.ops(&crew.bob, &["sign", &change]).ok();
     repo.ops(&crew.alice, &["use", &change]).ok();
     let head = repo.rev("HEAD");
     repo.git(&["add", "-A"]).ok();
@@ -1029,8 +1031,9 @@ fn a_halt_suspends_grants_and_a_human_resume_restores_them() {
 }
 
 #[test]
-fn a_halt_and_a_resume_in_the_same_second_leave_automation_halted() {
-    // docs/THREAT_MODEL.md: "a halt and a resume at the same second: the halt wins".
+fn a_halt_and_a_resume_in_the_same_second_apply_in_ledger_order() {
+    // docs/THREAT_MODEL.md: a halt and a resume in the same second apply in ledger order, so the
+    // resume written after the halt lifts it.
     let crew = Crew::new();
     let repo = &crew.repo;
     let grant = crew.grant_at(Some("-3 hours"), &["--expires-in-hours", "5"]);
@@ -1049,12 +1052,22 @@ fn a_halt_and_a_resume_in_the_same_second_leave_automation_halted() {
     let times: BTreeSet<_> = idx.halts.iter().map(|(t, _, _, _)| *t).collect();
     assert_eq!(times.len(), 1, "not the same second: {:?}", idx.halts);
     assert!(
-        idx.halted_at(now()).is_some(),
-        "the resume won the tie: {:?}",
+        idx.halted_at(now()).is_none() && idx.halted_now().is_none(),
+        "the resume written after the halt did not lift it: {:?}",
         idx.halts
     );
     let gid: RecordId = grant.parse().unwrap();
-    assert!(idx.live_at(&policy, &gid, now(), false).is_err());
+    assert!(idx.live_at(&policy, &gid, now(), true).is_ok());
+    repo.ops_keyless(&["status"]).ok().says(&["posture: OK"]);
+    // And the other way round: a halt written after a resume in the same second stands.
+    let later = at(now().unix() - 1800).to_string();
+    let clock = later.trim_end_matches('Z').replace('T', " ");
+    for action in ["halt", "resume", "halt"] {
+        let mut c = repo.sb.command("faketime", &repo.dir);
+        c.args(["-f", &clock, "git", "ops", action])
+            .env("GIT_OPS_KEY", &crew.alice.path);
+        run(c).ok();
+    }
     repo.ops_keyless(&["status"])
         .ok()
         .says(&["posture: HALTED"]);
