@@ -138,7 +138,7 @@ pub fn run(_ctx: &Ctx, args: Args) -> Result<u8> {
     println!("git-ops demo in {}", root.display());
     story(&mut d)?;
     println!(
-        "\nThe demo repository stays in {} for you to explore.",
+        "\nThe demo stays in {} for you to explore (the repository is repo/, the keys keys/).",
         root.display()
     );
     std::io::stdout().flush()?;

@@ -10,6 +10,7 @@ use git_ops::model::record::Record;
 use git_ops::model::{RecordId, trailer, yaml};
 use git_ops::render::opsreport::{self, CommitView, OutcomeView};
 use git_ops::render::{changelog, runbook, seed};
+use git_ops::store::ledger::LedgerFile;
 use git_ops::store::{Ledger, Repo, fsutil};
 use git_ops::verify::grants::{GrantClock, GrantIndex};
 use git_ops::verify::records::{RecordCheck, check_record_with};
@@ -106,16 +107,16 @@ fn linked_commits(repo: &Repo, id: &RecordId) -> Result<Vec<CommitView>> {
         return Ok(Vec::new());
     };
     let ledger_path = git_ops::store::ledger::month_path(&id.month());
-    let needle = id.to_string();
     let mut out = Vec::new();
     for c in repo.commits_between(head, &[])?.into_iter().rev() {
         let info = repo.commit_info(c)?;
         let by_trailer = trailer::ops_ids(&info.message).is_ok_and(|ids| ids.contains(id));
         let (old_tree, changes) = git_ops::verify::range::commit_changes(repo, &info)?;
         let has = |tree| -> Result<bool> {
-            Ok(repo
-                .file_in_tree(tree, &ledger_path)?
-                .is_some_and(|b| String::from_utf8_lossy(&b).contains(&needle)))
+            Ok(repo.file_in_tree(tree, &ledger_path)?.is_some_and(|b| {
+                LedgerFile::parse(&ledger_path, String::from_utf8_lossy(&b).into_owned())
+                    .is_ok_and(|f| f.records.iter().any(|(_, r)| r.id() == id))
+            }))
         };
         let added_record = changes.iter().any(|ch| ch.path == ledger_path)
             && !has(old_tree)?

@@ -172,7 +172,8 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<u8> {
                 reason: a.reason.clone(),
                 signoffs: Vec::new(),
             };
-            limits(&policy, &grant).map_err(usage)?;
+            limits(&policy, &grant)
+                .map_err(|e| usage(e.replace(&grant.grant_id.to_string(), "the new grant")))?;
             let record = append_signed(&repo, &me, now, IdKind::Grant, |id| {
                 Record::Grant(Grant {
                     grant_id: id,

@@ -69,6 +69,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     })
 }
 
+fn problems(n: usize) -> String {
+    if n == 1 {
+        "1 problem".into()
+    } else {
+        format!("{n} problems")
+    }
+}
+
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
 fn print_findings(report: &Report) {
@@ -196,7 +204,7 @@ fn pre_commit(ctx: &Ctx) -> Result<u8> {
         return Ok(0);
     }
     eprintln!(
-        "git-ops: commit rejected ({} problems); your staged change is kept as it is:",
+        "git-ops: commit rejected ({}); your staged change is kept as it is:",
         j.report.errors()
     );
     print_findings(&j.report);
@@ -500,7 +508,7 @@ fn reject_push(report: &Report, what: &str) -> u8 {
         }
         return 0;
     }
-    eprintln!("git-ops: {what} rejected ({} problems):", report.errors());
+    eprintln!("git-ops: {what} rejected ({}):", problems(report.errors()));
     print_findings(report);
     eprintln!(
         "Fix the commits (declare and approve an operation, add `Ops-Id:` trailers with `git ops use <id>`), then push again."

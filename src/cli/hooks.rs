@@ -116,6 +116,13 @@ pub fn run(ctx: &Ctx, cmd: HooksCmd) -> Result<u8> {
             for p in install(&repo, force, server)? {
                 writeln!(out, "installed {p}")?;
             }
+            if (repo.is_bare() || server) && repo.config_string("ops.trustRoot").is_none() {
+                writeln!(
+                    out,
+                    "note: pin the trust root on a server: git config ops.trustRoot <the commit that adopted git-ops>; \
+                     also set receive.denyNonFastForwards=true"
+                )?;
+            }
         }
         HooksCmd::Uninstall => {
             let dir = hooks_dir(&repo);

@@ -160,6 +160,11 @@ fn add(ctx: &Ctx, name: String, pubkey: String, roles: Vec<String>) -> Result<u8
     let name = SignerName::new(&name)?;
     let key_text = match std::fs::read_to_string(&pubkey) {
         Ok(t) => t,
+        Err(_) if !pubkey.trim_start().starts_with("ssh-") => {
+            return Err(usage(format!(
+                "{pubkey:?} is neither a readable .pub file nor a public key line (ssh-ed25519 AAAA...)"
+            )));
+        }
         Err(_) => pubkey.clone(),
     };
     let key = PublicKeyLine::new(key_text.trim())?;

@@ -394,14 +394,18 @@ fn candidate(
     }
     let path = month_path(&id.month());
     let Some(file) = load_file(ctx.new, files, &path)? else {
-        return Ok(Err(format!("no such record ({path} does not exist)")));
+        return Ok(Err(format!(
+            "no such record in this change's ledger ({path} is not in it; is it staged? `git add {path}`)"
+        )));
     };
     let file = match file {
         Ok(f) => f,
         Err(e) => return Ok(Err(format!("its ledger file does not parse: {e}"))),
     };
     let Some((_, record)) = file.records.iter().find(|(_, r)| r.id() == id) else {
-        return Ok(Err("no such record in the ledger".into()));
+        return Ok(Err(format!(
+            "no such record in this change's ledger (if it is in your working tree, stage it: `git add {path}`)"
+        )));
     };
     let Record::Operation(op) = record else {
         return Ok(Err("not an operation".into()));
