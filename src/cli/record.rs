@@ -234,34 +234,30 @@ pub fn run_record(ctx: &Ctx, a: RecordArgs) -> Result<u8> {
     let now = ctx.now();
     let ev = gather(&repo, &a.evidence, &a.allowed_services, now)?;
     let hours = i64::from(policy.operations.default_window_hours);
-    let op = Operation {
-        record: Kind::Operation,
-        operation_id: "OPS-2000-01-01-001".parse().expect("a valid placeholder"),
-        operation_name: a.operation.clone(),
-        objective: a.objective.clone(),
-        risk_class: a.risk_class,
-        blast_radius: a.blast_radius.clone(),
-        rollback_strategy: a
-            .rollback_strategy
-            .clone()
-            .unwrap_or_else(|| default_rollback(&ev)),
-        allowed_paths: a.allowed_paths.clone(),
-        allowed_services: a.allowed_services.clone(),
-        changes_summary: Some(a.changes_summary.clone()),
-        environment: a.environment.clone(),
-        requested_by: Some(me.name.clone()),
-        created_at: Some(now),
-        expires_at: Some(now.plus_hours(hours)),
-        git_commit: ev.git.as_ref().map(|g| g.commit.clone()),
-        git_branch: ev.git.as_ref().and_then(|g| g.branch.clone()),
-        hostname: ev.hostname.clone(),
-        rollback_of: a.rollback_of,
-        notes: a.notes.clone(),
-        outcome: Some(a.outcome),
-        execution_timestamp: Some(now),
-        evidence: Some(ev),
-        signoffs: Vec::new(),
-    };
+    let rollback_strategy = a
+        .rollback_strategy
+        .clone()
+        .unwrap_or_else(|| default_rollback(&ev));
+    let op = recorded_operation(
+        &me,
+        now,
+        hours,
+        ev,
+        Decl {
+            name: a.operation.clone(),
+            objective: a.objective.clone(),
+            risk_class: a.risk_class,
+            blast_radius: a.blast_radius.clone(),
+            rollback_strategy,
+            allowed_paths: a.allowed_paths.clone(),
+            allowed_services: a.allowed_services.clone(),
+            changes_summary: Some(a.changes_summary.clone()),
+            environment: a.environment.clone(),
+            rollback_of: a.rollback_of,
+            notes: a.notes.clone(),
+            outcome: a.outcome,
+        },
+    );
     let record = record_operation(&repo, &me, now, op, a.operation_id)?;
     match record {
         None => {
@@ -280,6 +276,59 @@ pub fn run_record(ctx: &Ctx, a: RecordArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// What an after-the-fact operation declares; the rest comes from the caller, the clock and
+/// the evidence.
+struct Decl {
+    name: String,
+    objective: String,
+    risk_class: RiskClass,
+    blast_radius: String,
+    rollback_strategy: String,
+    allowed_paths: Vec<String>,
+    allowed_services: Vec<String>,
+    changes_summary: Option<String>,
+    environment: Option<String>,
+    rollback_of: Option<RecordId>,
+    notes: Option<String>,
+    outcome: OutcomeKind,
+}
+
+/// An operation recorded after the fact: requested by the caller now, with its outcome and the
+/// evidence, open for the policy's window (the id is assigned when it is appended).
+fn recorded_operation(
+    me: &Me,
+    now: git_ops::model::Timestamp,
+    hours: i64,
+    ev: Evidence,
+    d: Decl,
+) -> Operation {
+    Operation {
+        record: Kind::Operation,
+        operation_id: "OPS-2000-01-01-001".parse().expect("a valid placeholder"),
+        operation_name: d.name,
+        objective: d.objective,
+        risk_class: d.risk_class,
+        blast_radius: d.blast_radius,
+        rollback_strategy: d.rollback_strategy,
+        allowed_paths: d.allowed_paths,
+        allowed_services: d.allowed_services,
+        changes_summary: d.changes_summary,
+        environment: d.environment,
+        requested_by: Some(me.name.clone()),
+        created_at: Some(now),
+        expires_at: Some(now.plus_hours(hours)),
+        git_commit: ev.git.as_ref().map(|g| g.commit.clone()),
+        git_branch: ev.git.as_ref().and_then(|g| g.branch.clone()),
+        hostname: ev.hostname.clone(),
+        rollback_of: d.rollback_of,
+        notes: d.notes,
+        outcome: Some(d.outcome),
+        execution_timestamp: Some(now),
+        evidence: Some(ev),
+        signoffs: Vec::new(),
+    }
 }
 
 /// Appends `op` under `id` (or a fresh id), signed by the caller. None when `id` is taken (a
@@ -420,37 +469,32 @@ pub fn run_rollback(ctx: &Ctx, a: RollbackArgs) -> Result<u8> {
     let now = ctx.now();
     let ev = gather(&repo, &a.evidence, &orig.allowed_services, now)?;
     let hours = i64::from(policy.operations.default_window_hours);
-    let op = Operation {
-        record: Kind::Operation,
-        operation_id: "OPS-2000-01-01-001".parse().expect("a valid placeholder"),
-        operation_name: a
-            .operation
-            .clone()
-            .unwrap_or_else(|| format!("Rollback of {}: {}", a.id, orig.operation_name)),
-        objective: a
-            .objective
-            .clone()
-            .unwrap_or_else(|| format!("Revert {}", a.id)),
-        risk_class: orig.risk_class,
-        blast_radius: orig.blast_radius.clone(),
-        rollback_strategy: format!("re-apply {} under a new operation", a.id),
-        allowed_paths: orig.allowed_paths.clone(),
-        allowed_services: orig.allowed_services.clone(),
-        changes_summary: a.changes_summary.clone(),
-        environment: orig.environment.clone(),
-        requested_by: Some(me.name.clone()),
-        created_at: Some(now),
-        expires_at: Some(now.plus_hours(hours)),
-        git_commit: ev.git.as_ref().map(|g| g.commit.clone()),
-        git_branch: ev.git.as_ref().and_then(|g| g.branch.clone()),
-        hostname: ev.hostname.clone(),
-        rollback_of: Some(a.id),
-        notes: a.notes.clone(),
-        outcome: Some(OutcomeKind::Rollback),
-        execution_timestamp: Some(now),
-        evidence: Some(ev),
-        signoffs: Vec::new(),
-    };
+    let op = recorded_operation(
+        &me,
+        now,
+        hours,
+        ev,
+        Decl {
+            name: a
+                .operation
+                .clone()
+                .unwrap_or_else(|| format!("Rollback of {}: {}", a.id, orig.operation_name)),
+            objective: a
+                .objective
+                .clone()
+                .unwrap_or_else(|| format!("Revert {}", a.id)),
+            risk_class: orig.risk_class,
+            blast_radius: orig.blast_radius.clone(),
+            rollback_strategy: format!("re-apply {} under a new operation", a.id),
+            allowed_paths: orig.allowed_paths.clone(),
+            allowed_services: orig.allowed_services.clone(),
+            changes_summary: a.changes_summary.clone(),
+            environment: orig.environment.clone(),
+            rollback_of: Some(a.id),
+            notes: a.notes.clone(),
+            outcome: OutcomeKind::Rollback,
+        },
+    );
     let record = record_operation(&repo, &me, now, op, None)?.expect("a fresh id is never taken");
     writeln!(std::io::stdout(), "{}", record.id())?;
     eprintln!("recorded the rollback of {} as {}", a.id, record.id());
