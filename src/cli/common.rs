@@ -24,7 +24,9 @@ impl Ctx {
                 if !d.is_dir() {
                     return Err(usage(format!("-C {}: not a directory", d.display())));
                 }
-                d
+                // Absolute, without `..`: gix's discovery asserts on relative paths that climb.
+                d.canonicalize()
+                    .with_context(|| format!("-C {}", d.display()))?
             }
             None => std::env::current_dir().context("reading the current directory")?,
         };

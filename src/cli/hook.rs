@@ -69,6 +69,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     })
 }
 
+/// `known` without `commit` (the other refs' commits).
+fn others(known: &[ObjectId], commit: ObjectId) -> Vec<ObjectId> {
+    known.iter().copied().filter(|k| *k != commit).collect()
+}
+
 fn problems(n: usize) -> String {
     if n == 1 {
         "1 problem".into()
@@ -365,6 +370,24 @@ fn check_updates(
                     "tag-deleted",
                     format!("{}: ledger tags are never deleted", u.refname),
                 ));
+            } else if deny_rewrites
+                && let Some(old) = u.old.and_then(|o| objects.peel_to_commit(o).ok().flatten())
+                && objects
+                    .file_in_tree(
+                        Some(objects.commit_tree(old)?),
+                        git_ops::model::policy::POLICY_PATH,
+                    )?
+                    .is_some()
+                && !objects
+                    .commits_between(old, &others(known, old))?
+                    .is_empty()
+            {
+                // Deleting a governed branch that nothing else holds would lose its ledger, and it
+                // could then be created again at an older commit.
+                report.push(Finding::error(
+                    "branch-deleted",
+                    format!("{}: a governed branch whose commits no other branch holds is never deleted", u.refname),
+                ));
             }
             continue;
         };
@@ -381,9 +404,8 @@ fn check_updates(
             continue; // a tag of a tree or blob brings no commit
         };
         if deny_rewrites
-            && let Some(old) = u.old
+            && let Some(old) = u.old.and_then(|o| objects.peel_to_commit(o).ok().flatten())
             && !u.refname.starts_with("refs/tags/")
-            && objects.has_object(old)
             && !objects.commits_between(old, &[commit])?.is_empty()
             && objects
                 .file_in_tree(
@@ -400,6 +422,16 @@ fn check_updates(
                 ),
             ));
             continue;
+        }
+        // However the branch got from its old tip to the new one, nothing its ledger held may be
+        // lost and its policy may not go back.
+        if let Some(old) = u.old.and_then(|o| objects.peel_to_commit(o).ok().flatten())
+            && !u.refname.starts_with("refs/tags/")
+        {
+            for mut f in git_ops::verify::range::ledger_monotonic(objects, old, commit)?.findings {
+                f.message = format!("{}: {}", u.refname, f.message);
+                report.push(f);
+            }
         }
         let mut hidden = known.to_vec();
         hidden.extend(u.old.and_then(|o| objects.peel_to_commit(o).ok().flatten()));
@@ -533,7 +565,18 @@ fn pre_push(ctx: &Ctx, args: &[String]) -> Result<u8> {
             new: oid(f[1])?,
         });
     }
-    let known = repo.ref_commits_under(&format!("refs/remotes/{remote}/"))?;
+    // A push to a URL or path (not a named remote) has no remote-tracking refs: judge every
+    // commit the remote is not known to have.
+    let named = !remote.is_empty()
+        && !remote.starts_with('.')
+        && remote
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    let known = if named {
+        repo.ref_commits_under(&format!("refs/remotes/{remote}/"))?
+    } else {
+        Vec::new()
+    };
     let report = check_updates(&repo, &updates, &known, ctx.now(), &|_| true, false)?;
     Ok(reject_push(&report, "push"))
 }

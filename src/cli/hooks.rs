@@ -116,11 +116,23 @@ pub fn run(ctx: &Ctx, cmd: HooksCmd) -> Result<u8> {
             for p in install(&repo, force, server)? {
                 writeln!(out, "installed {p}")?;
             }
+            if repo.is_bare() {
+                // git's own checks close doors the hook cannot: malformed objects (duplicate tree
+                // entries read differently by different tools) and rewritten history.
+                for (key, value) in [
+                    ("receive.fsckObjects", "true"),
+                    ("receive.denyNonFastForwards", "true"),
+                ] {
+                    if repo.config_string(key).is_none() {
+                        repo.set_local_config(key, value)?;
+                        writeln!(out, "set {key}={value}")?;
+                    }
+                }
+            }
             if (repo.is_bare() || server) && repo.config_string("ops.trustRoot").is_none() {
                 writeln!(
                     out,
-                    "note: pin the trust root on a server: git config ops.trustRoot <the commit that adopted git-ops>; \
-                     also set receive.denyNonFastForwards=true"
+                    "note: pin the trust root on a server: git config ops.trustRoot <the commit that adopted git-ops>"
                 )?;
             }
         }

@@ -97,7 +97,29 @@ impl Repo {
         let mut out = BTreeMap::new();
         for e in gix::objs::TreeRefIter::from_bytes(&obj.data, self.git.object_hash()) {
             let e = e.map_err(|e| Error::Git(format!("corrupt tree {tree}: {e}")))?;
-            out.insert(e.filename.to_vec(), (e.mode, e.oid.to_owned()));
+            let name = e.filename.to_vec();
+            // Fail closed on trees git itself would refuse (fsck): a duplicate name is read as
+            // one entry by us and as another by other tools, and odd names escape paths.
+            if name.is_empty()
+                || name == b"."
+                || name == b".."
+                || name.eq_ignore_ascii_case(b".git")
+                || name.contains(&b'/')
+            {
+                return Err(Error::Git(format!(
+                    "malformed tree {tree}: entry name {:?}",
+                    String::from_utf8_lossy(&name)
+                )));
+            }
+            if out
+                .insert(name.clone(), (e.mode, e.oid.to_owned()))
+                .is_some()
+            {
+                return Err(Error::Git(format!(
+                    "malformed tree {tree}: the name {:?} appears twice",
+                    String::from_utf8_lossy(&name)
+                )));
+            }
         }
         Ok(out)
     }

@@ -262,6 +262,12 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
                 ));
                 continue;
             }
+            if human_only && !cand.requester_human {
+                reasons.push(format!(
+                    "{path} is human-only, and {id} was requested by automation"
+                ));
+                continue;
+            }
             if human_only && cand.direct_approvals < cand.required.max(need_approvals) {
                 reasons.push(format!(
                     "{path} is human-only, and {id} has {} approvals signed by humans themselves (grants never count here)",
@@ -514,6 +520,113 @@ fn closing_outcome(
     Ok(None)
 }
 
+/// What must hold between any earlier and later state of a ledger file: every earlier record is
+/// still there, in the same order, with the same payload and every earlier signoff exactly as it
+/// was (signoffs are only added). Returns the records that kept all that, as (span in the new
+/// file, old record, new record); everything else is reported.
+pub fn preserved<'a>(
+    path: &str,
+    old: &'a LedgerFile,
+    new: &'a LedgerFile,
+    report: &mut Report,
+) -> Vec<(&'a crate::model::yaml::DocSpan, &'a Record, &'a Record)> {
+    let mut kept = Vec::new();
+    for (_, r_old) in &old.records {
+        let id = r_old.id();
+        let Some((span, r_new)) = new.records.iter().find(|(_, r)| r.id() == id) else {
+            report.push(
+                Finding::error(
+                    "record-removed",
+                    format!("{id} was removed from {path}; records are never removed"),
+                )
+                .at(path, None)
+                .record(*id),
+            );
+            continue;
+        };
+        if r_new.payload_sha256() != r_old.payload_sha256() {
+            let a = yaml::render_value(&r_old.payload_json());
+            let b = yaml::render_value(&r_new.payload_json());
+            let diff = similar::TextDiff::from_lines(&a, &b)
+                .unified_diff()
+                .context_radius(2)
+                .header(&format!("{id} before"), &format!("{id} after"))
+                .to_string();
+            report.push(
+                Finding::error(
+                    "payload-edited",
+                    format!("{id}: its payload was edited; records are immutable (add a new record that refers to it)"),
+                )
+                .at(path, Some(span.first_line))
+                .record(*id)
+                .diff(diff),
+            );
+            continue;
+        }
+        // Every earlier signoff must still be there exactly as it was: not removed, and not
+        // edited (a changed `at` or role keeps the count but not the signature's meaning).
+        if let Some(lost) = r_old
+            .signoffs()
+            .iter()
+            .find(|s| !r_new.signoffs().contains(s))
+        {
+            let what = if r_new.signoffs().iter().any(|n| n.sig == lost.sig) {
+                "edited"
+            } else {
+                "removed"
+            };
+            report.push(
+                Finding::error(
+                    "signoff-removed",
+                    format!("{id}: the signoff by {} ({}) was {what}; signoffs are never changed, only added", lost.by, lost.role),
+                )
+                .at(path, Some(span.first_line))
+                .record(*id),
+            );
+            continue;
+        }
+        kept.push((span, r_old, r_new));
+    }
+    // Order matters (a halt and a resume in the same second apply in ledger order): earlier
+    // records keep their order, and new ones come after them.
+    let old_ids: Vec<&RecordId> = old.records.iter().map(|(_, r)| r.id()).collect();
+    let new_order: Vec<&RecordId> = new
+        .records
+        .iter()
+        .map(|(_, r)| r.id())
+        .filter(|id| old_ids.contains(id))
+        .collect();
+    if new_order.len() == old_ids.len() && new_order != old_ids {
+        report.push(
+            Finding::error(
+                "ledger-reordered",
+                format!("{path}: earlier records were reordered; the ledger only grows at the end"),
+            )
+            .at(path, None),
+        );
+    }
+    let last_old = new
+        .records
+        .iter()
+        .rposition(|(_, r)| old_ids.contains(&r.id()));
+    let first_new = new
+        .records
+        .iter()
+        .position(|(_, r)| !old_ids.contains(&r.id()));
+    if let (Some(l), Some(f)) = (last_old, first_new)
+        && f < l
+    {
+        report.push(
+            Finding::error(
+                "ledger-reordered",
+                format!("{path}: a new record was inserted before earlier ones; append at the end"),
+            )
+            .at(path, None),
+        );
+    }
+    kept
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_ledger_change(
     ctx: &ChangeContext<'_>,
@@ -577,57 +690,13 @@ fn check_ledger_change(
         .as_ref()
         .map(|f| f.records.iter().map(|(_, r)| (*r.id(), r)).collect())
         .unwrap_or_default();
-    for (id, r_old) in &old_by_id {
-        let Some((span, r_new)) = new.records.iter().find(|(_, r)| r.id() == id) else {
-            report.push(
-                Finding::error(
-                    "record-removed",
-                    format!("{id} was removed from {path}; records are never removed"),
-                )
-                .at(path, None)
-                .record(*id),
-            );
-            continue;
-        };
-        if r_new.payload_sha256() != r_old.payload_sha256() {
-            let a = yaml::render_value(&r_old.payload_json());
-            let b = yaml::render_value(&r_new.payload_json());
-            let diff = similar::TextDiff::from_lines(&a, &b)
-                .unified_diff()
-                .context_radius(2)
-                .header(&format!("{id} before"), &format!("{id} after"))
-                .to_string();
-            report.push(
-                Finding::error("payload-edited", format!("{id}: its payload was edited; records are immutable (add a new record that refers to it)"))
-                    .at(path, Some(span.first_line))
-                    .record(*id)
-                    .diff(diff),
-            );
-            continue;
-        }
-        // Every earlier signoff must still be there exactly as it was: not removed, and not
-        // edited (a changed `at` or role keeps the count but not the signature's meaning).
-        if let Some(lost) = r_old
-            .signoffs()
-            .iter()
-            .find(|s| !r_new.signoffs().contains(s))
-        {
-            let what = if r_new.signoffs().iter().any(|n| n.sig == lost.sig) {
-                "edited"
-            } else {
-                "removed"
-            };
-            report.push(
-                Finding::error(
-                    "signoff-removed",
-                    format!("{id}: the signoff by {} ({}) was {what}; signoffs are never changed, only added", lost.by, lost.role),
-                )
-                .at(path, Some(span.first_line))
-                .record(*id),
-            );
-            continue;
-        }
-        if *r_new != **r_old {
+    let kept = match &old {
+        Some(old) => preserved(path, old, &new, report),
+        None => Vec::new(),
+    };
+    for (span, r_old, r_new) in kept {
+        let id = r_old.id();
+        if r_new != r_old {
             for s in r_new
                 .signoffs()
                 .iter()

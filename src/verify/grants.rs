@@ -38,6 +38,14 @@ pub struct GrantIndex {
     pub halts: Vec<(Timestamp, bool, RecordId, Option<String>)>,
 }
 
+/// The time a record claims to take effect: its (first) requester signoff's, valid or not.
+fn requester_time(r: &Record) -> Option<Timestamp> {
+    r.signoffs()
+        .iter()
+        .find(|s| s.role == Role::Requester)
+        .map(|s| s.at)
+}
+
 /// The time a record took effect: its valid requester signoff's.
 fn effective_at(policy: &Policy, r: &Record) -> Option<(Timestamp, SignerName)> {
     let check = check_record(policy, r);
@@ -71,14 +79,17 @@ impl GrantIndex {
                         },
                     );
                 }
+                // Stopping is fail-safe: a revocation or a halt binds once it is in the ledger,
+                // even when its signature no longer verifies under today's policy (a rotated or
+                // removed key must not lift it). Each was checked when it entered the ledger.
                 Record::Revocation(v) => {
-                    if let Some((at, _)) = effective_at(policy, r) {
+                    if let Some(at) = requester_time(r) {
                         idx.revocations
                             .push((v.revokes.clone(), at, v.revocation_id));
                     }
                 }
                 Record::Halt(h) => {
-                    if let Some((at, _)) = effective_at(policy, r) {
+                    if let Some(at) = requester_time(r) {
                         idx.halts.push((at, true, h.halt_id, h.reason.clone()));
                     }
                 }
@@ -326,5 +337,42 @@ mod tests {
         let err = scope_covers(&grant("\"deploy/[!p]*\""), &op("\"deploy/*\"")).unwrap_err();
         assert!(err.contains("literal"), "{err}");
         assert!(scope_covers(&grant("\"*/x\""), &op("\"**/x\"")).is_err());
+    }
+}
+
+#[cfg(test)]
+mod binding {
+    use super::*;
+    use crate::crypto::{Keypair, signoff};
+    use crate::model::record::Halt;
+    use crate::model::{Kind, Role, yaml};
+
+    #[test]
+    fn a_halt_binds_even_when_its_signer_left_the_policy() {
+        let kept = Keypair::generate("kept").unwrap();
+        let gone = Keypair::generate("gone").unwrap();
+        let policy = yaml::parse_policy(&format!(
+            "version: 2\nsigners:\n  kept: {{ key: \"{}\", roles: [human, approver] }}\n\
+             risk_classes:\n  READ_ONLY: {{ approvals: 0 }}\n  LOW_RISK_CONFIG: {{ approvals: 0 }}\n\
+             \x20 SERVICE_RESTART: {{ approvals: 1 }}\n  FILESYSTEM_WRITE: {{ approvals: 1 }}\n",
+            kept.public().without_comment()
+        ))
+        .unwrap();
+        let at: Timestamp = "2026-01-27T10:00:00Z".parse().unwrap();
+        let mut halt = Record::Halt(Halt {
+            record: Kind::Halt,
+            halt_id: "HALT-2026-01-27-001".parse().unwrap(),
+            created_at: Some(at),
+            reason: Some("incident".into()),
+            signoffs: Vec::new(),
+        });
+        let by = "gone".parse().unwrap();
+        let s = signoff(&halt, &gone, &by, Role::Requester, at, None).unwrap();
+        halt.signoffs_mut().push(s);
+        let idx = GrantIndex::build(&policy, [&halt]);
+        assert!(
+            idx.halted_now().is_some(),
+            "a rotated-away signer's halt was lifted"
+        );
     }
 }

@@ -118,6 +118,12 @@ pub fn judge_commits(
         if let Some(e) = trailer_error {
             judgement.report.push(Finding::error("trailer", e));
         }
+        // A merge must also keep everything its other parents' ledgers hold: otherwise a merge
+        // whose first parent is an old commit would bring back an older ledger or policy.
+        for other in info.parents.iter().skip(1) {
+            let kept = ledger_monotonic(repo, *other, *id)?;
+            judgement.report.findings.extend(kept.findings);
+        }
         if judgement.bootstrap && !bootstrap_ok(*id) {
             judgement.report.push(Finding::error(
                 "untrusted-root",
@@ -148,4 +154,90 @@ pub fn merge_reports(judged: &[Judged]) -> Report {
             .extend(j.judgement.report.findings.iter().cloned());
     }
     r
+}
+
+/// What must hold between any two states of a governed branch, however the later one was reached
+/// (a fast-forward, a merge whose first parent is an old commit): every earlier ledger record is
+/// still there, unchanged, in order; the policy is still there and its version has not gone
+/// down. New records are not judged here (each commit that added one was).
+pub fn ledger_monotonic(repo: &Repo, from: ObjectId, to: ObjectId) -> Result<Report, store::Error> {
+    use crate::model::policy::{LEDGER_DIR, POLICY_PATH};
+    use crate::model::yaml;
+    use crate::store::ledger::LedgerFile;
+
+    let mut report = Report::default();
+    let (old_tree, new_tree) = (repo.commit_tree(from)?, repo.commit_tree(to)?);
+    if old_tree == new_tree {
+        return Ok(report);
+    }
+    let old = SideReader {
+        repo,
+        snapshot: Snapshot::Tree(Some(old_tree)),
+    };
+    let new = SideReader {
+        repo,
+        snapshot: Snapshot::Tree(Some(new_tree)),
+    };
+    let Some(Ok(old_policy)) = old
+        .read_string(POLICY_PATH)?
+        .map(|t| yaml::parse_policy(&t))
+    else {
+        return Ok(report);
+    };
+    match new
+        .read_string(POLICY_PATH)?
+        .map(|t| yaml::parse_policy(&t))
+    {
+        None => report.push(
+            Finding::error(
+                "policy-removed",
+                format!("{POLICY_PATH} is gone; a governed branch keeps its policy"),
+            )
+            .at(POLICY_PATH, None),
+        ),
+        Some(Err(e)) => report.push(
+            Finding::error("policy-invalid", format!("the policy does not parse: {e}"))
+                .at(POLICY_PATH, None),
+        ),
+        Some(Ok(p)) if p.version < old_policy.version => report.push(
+            Finding::error(
+                "policy-version",
+                format!(
+                    "the policy went back from version {} to {}; an older policy cannot return",
+                    old_policy.version, p.version
+                ),
+            )
+            .at(POLICY_PATH, None),
+        ),
+        Some(Ok(_)) => {}
+    }
+    for c in repo.diff_trees(Some(old_tree), Some(new_tree))? {
+        if !c.path.starts_with(&format!("{LEDGER_DIR}/")) || c.old.is_none() {
+            continue;
+        }
+        let Some(Ok(old_file)) = old
+            .read_string(&c.path)?
+            .map(|t| LedgerFile::parse(&c.path, t))
+        else {
+            continue;
+        };
+        match new
+            .read_string(&c.path)?
+            .map(|t| LedgerFile::parse(&c.path, t))
+        {
+            None if !old_file.records.is_empty() => report.push(
+                Finding::error(
+                    "record-removed",
+                    format!("{} is gone; ledger records are never removed", c.path),
+                )
+                .at(&c.path, None),
+            ),
+            None => {}
+            Some(Err(e)) => report.push(Finding::error("schema", e.to_string()).at(&c.path, None)),
+            Some(Ok(new_file)) => {
+                crate::verify::coverage::preserved(&c.path, &old_file, &new_file, &mut report);
+            }
+        }
+    }
+    Ok(report)
 }

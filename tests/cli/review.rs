@@ -105,7 +105,12 @@ fn rewinding_a_governed_branch_on_the_server_is_refused() {
     repo.git(&["push", "-q", &remote, "main"]).ok();
     let pushed = remote_main(repo, &remote);
     repo.git(&["reset", "-q", "--hard", &old]).ok();
+    // The client's pre-push already refuses (the ledger would lose a record); the server must
+    // too, for a push that skips it.
     repo.git(&["push", "-q", "--force", &remote, "main"])
+        .code(1)
+        .says(&["record-removed"]);
+    repo.git(&["push", "-q", "--force", "--no-verify", &remote, "main"])
         .code(1)
         .says(&["history-rewrite"]);
     assert_eq!(
@@ -197,4 +202,161 @@ fn an_ops_tag_of_an_unapproved_operation_fails_verify() {
         .arg(&msg);
     run(c).ok();
     repo.verify().code(1).says(&["tag-unapproved"]);
+}
+
+#[test]
+fn a_merge_whose_first_parent_is_old_cannot_roll_the_ledger_back() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let remote = remote(&team);
+    let old = repo.rev("HEAD");
+    // A record lands on main.
+    let id = repo.declare(&team.alice, "Restart web", "SERVICE_RESTART");
+    repo.commit_all("Declare");
+    repo.git(&["push", "-q", &remote, "main"]).ok();
+    let before = remote_main(repo, &remote);
+    // A merge of main into the OLD commit, with the old commit's tree: a fast-forward for main
+    // that drops the record.
+    let tree = repo
+        .git(&["rev-parse", &format!("{old}^{{tree}}")])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    let merge = repo
+        .git(&[
+            "commit-tree",
+            &tree,
+            "-p",
+            &old,
+            "-p",
+            &before,
+            "-m",
+            "Merge branch 'main'",
+        ])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    repo.git(&[
+        "push",
+        "-q",
+        "--no-verify",
+        &remote,
+        &format!("{merge}:refs/heads/main"),
+    ])
+    .code(1)
+    .says(&["record-removed"]);
+    assert_eq!(
+        remote_main(repo, &remote),
+        before,
+        "the remote's main moved"
+    );
+    repo.ops_keyless(&["verify", "--range", &format!("{before}..{merge}")])
+        .code(1)
+        .says(&["record-removed", &crate::harness::ledger_file_of(&id)]);
+}
+
+#[test]
+fn a_tree_with_a_duplicate_entry_is_refused() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let remote = remote(&team);
+    let before = remote_main(repo, &remote);
+    let orig = repo
+        .git(&["rev-parse", "HEAD:deploy"])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    repo.write("deploy/web.yaml", "replicas: 666\n");
+    repo.git(&["add", "deploy/web.yaml"]).ok();
+    let evil = repo
+        .git(&["write-tree", "--prefix=deploy/"])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    repo.git(&["reset", "-q", "--hard"]).ok();
+    let listing = repo.git(&["ls-tree", "HEAD"]).ok().stdout();
+    let mut lines: Vec<String> = listing
+        .lines()
+        .filter(|l| !l.ends_with("\tdeploy"))
+        .map(str::to_string)
+        .collect();
+    lines.push(format!("040000 tree {evil}\tdeploy"));
+    lines.push(format!("040000 tree {orig}\tdeploy"));
+    let mut c = repo.sb.command("git", &repo.dir);
+    c.args(["mktree", "--missing"]);
+    let tree = crate::harness::run_input(c, (lines.join("\n") + "\n").as_bytes())
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    let head = repo.rev("HEAD");
+    let commit = repo
+        .git(&["commit-tree", &tree, "-p", &head, "-m", "innocent"])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    repo.git(&[
+        "push",
+        "-q",
+        "--no-verify",
+        &remote,
+        &format!("{commit}:refs/heads/main"),
+    ])
+    .code(1);
+    assert_eq!(
+        remote_main(repo, &remote),
+        before,
+        "the remote's main moved"
+    );
+    repo.ops_keyless(&["verify", "--range", &format!("{head}..{commit}")])
+        .failed()
+        .says(&["appears twice"]);
+}
+
+#[test]
+fn an_unmerged_governed_branch_cannot_be_deleted_on_the_server() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let remote = remote(&team);
+    repo.git(&["checkout", "-q", "-b", "release"]).ok();
+    let _id = repo.declare(&team.alice, "Release", "SERVICE_RESTART");
+    repo.commit_all("Declare on release");
+    repo.git(&["push", "-q", &remote, "release"]).ok();
+    repo.git(&["push", "-q", &remote, ":refs/heads/release"])
+        .code(1)
+        .says(&["branch-deleted"]);
+    // A branch whose commits main holds may go.
+    repo.git(&["checkout", "-q", "main"]).ok();
+    repo.git(&["checkout", "-q", "-b", "merged"]).ok();
+    repo.git(&["push", "-q", &remote, "merged"]).ok();
+    repo.git(&["push", "-q", &remote, ":refs/heads/merged"])
+        .ok();
+}
+
+#[test]
+fn reordering_ledger_records_is_refused() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let a = repo.declare(&team.alice, "First", "LOW_RISK_CONFIG");
+    let b = repo.declare(&team.alice, "Second", "LOW_RISK_CONFIG");
+    repo.commit_all("Two records");
+    let file = crate::harness::ledger_file_of(&a);
+    let text = repo.read(&file);
+    let docs = git_ops::model::yaml::split_documents(&text);
+    assert_eq!(docs.len(), 2, "two documents, {a} and {b}");
+    let swapped = format!(
+        "{}{}",
+        &text[docs[1].bytes.clone()],
+        &text[docs[0].bytes.clone()]
+    );
+    repo.write(&file, &swapped);
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["commit", "-q", "-m", "tidy ledger"])
+        .code(1)
+        .says(&["ledger-reordered"]);
 }
