@@ -519,7 +519,7 @@ fn check_pushed_tag(
             check_record_with(&policy, record, Some((&grants, GrantClock::Claimed))).state();
         let mut index = std::collections::BTreeMap::new();
         index.insert(id, (record, state, path.clone(), span.first_line));
-        check_tags(&policy, &index, std::slice::from_ref(&info), report);
+        check_tags(&policy, &[], &index, std::slice::from_ref(&info), report);
         return Ok(());
     }
     report.push(Finding::error(

@@ -346,3 +346,39 @@ impl Repo {
         Err(Error::Git(format!("tag chain from {id} is too long")))
     }
 }
+
+impl Repo {
+    /// Commits reachable from HEAD that changed `path`, newest first (at most `limit`). Uses the
+    /// git binary, whose path-limited log is fast.
+    pub fn path_history(&self, path: &str, limit: usize) -> Result<Vec<ObjectId>> {
+        if self.head_commit()?.is_none() {
+            return Ok(Vec::new());
+        }
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(self.git_dir())
+            .args([
+                "log",
+                "--format=%H",
+                &format!("--max-count={limit}"),
+                "HEAD",
+                "--",
+                path,
+            ])
+            .output()
+            .map_err(|e| Error::git("running git log", e))?;
+        if !out.status.success() {
+            return Err(Error::git(
+                &format!("git log -- {path}"),
+                String::from_utf8_lossy(&out.stderr).trim(),
+            ));
+        }
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                ObjectId::from_hex(l.trim().as_bytes())
+                    .map_err(|e| Error::Git(format!("git log printed {l:?}: {e}")))
+            })
+            .collect()
+    }
+}

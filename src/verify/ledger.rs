@@ -14,18 +14,45 @@ use crate::store::tags::TagInfo;
 
 /// Checks every record, in parallel, in order. History: grant signoffs are judged at the time
 /// they claim.
+/// Checks a record under the current policy; when a signoff fails only because its signer's key
+/// is not the current one, under the earlier policies (newest first), since a key rotation must
+/// not make the history invalid. Returns the check and the policy version that verified it when
+/// that was an earlier one.
+fn check_one(
+    policy: &Policy,
+    earlier: &[Policy],
+    r: &crate::model::Record,
+    grants: &GrantIndex,
+) -> (RecordCheck, Option<u64>) {
+    let check = check_record_with(policy, r, Some((grants, GrantClock::Claimed)));
+    let key_trouble = check
+        .problems
+        .iter()
+        .any(|(code, _)| matches!(*code, "wrong-key" | "unknown-signer" | "bad-signature"));
+    if key_trouble {
+        for p in earlier {
+            let old = check_record_with(p, r, Some((grants, GrantClock::Claimed)));
+            if old.problems.is_empty() {
+                return (old, Some(p.version));
+            }
+        }
+    }
+    (check, None)
+}
+
 fn check_all(
     policy: &Policy,
+    earlier: &[Policy],
     records: &[&crate::model::Record],
     grants: &GrantIndex,
-) -> Vec<RecordCheck> {
+) -> Vec<(RecordCheck, Option<u64>)> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if threads == 1 || records.len() < 64 {
         return records
             .iter()
-            .map(|r| check_record_with(policy, r, Some((grants, GrantClock::Claimed))))
+            .map(|r| check_one(policy, earlier, r, grants))
             .collect();
     }
     let chunk = records.len().div_ceil(threads);
@@ -35,7 +62,7 @@ fn check_all(
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|r| check_record_with(policy, r, Some((grants, GrantClock::Claimed))))
+                        .map(|r| check_one(policy, earlier, r, grants))
                         .collect::<Vec<_>>()
                 })
             })
@@ -50,6 +77,17 @@ fn check_all(
 /// Verifies parsed ledger files (or the errors met reading them) and the `ops-*` tags.
 pub fn verify_ledger(
     policy: &Policy,
+    files: &[Result<LedgerFile, crate::store::Error>],
+    tags: &[TagInfo],
+) -> Report {
+    verify_ledger_with_history(policy, &[], files, tags)
+}
+
+/// Like [`verify_ledger`], with the earlier versions of the policy (newest first) from the
+/// repository's history, so that records signed before a key rotation still verify.
+pub fn verify_ledger_with_history(
+    policy: &Policy,
+    earlier: &[Policy],
     files: &[Result<LedgerFile, crate::store::Error>],
     tags: &[TagInfo],
 ) -> Report {
@@ -73,7 +111,7 @@ pub fn verify_ledger(
         .flatten()
         .flat_map(|f| f.records.iter().map(|(_, r)| r))
         .collect();
-    let mut checks = check_all(policy, &all, &grants).into_iter();
+    let mut checks = check_all(policy, earlier, &all, &grants).into_iter();
     let mut seen: BTreeMap<RecordId, (String, u64)> = BTreeMap::new();
     let mut by_id = BTreeMap::new();
     for file in files {
@@ -93,7 +131,18 @@ pub fn verify_ledger(
         };
         for (span, record) in &file.records {
             let id = *record.id();
-            let check = checks.next().expect("one check per record");
+            let (check, under) = checks.next().expect("one check per record");
+            if let Some(v) = under {
+                report.push(
+                    Finding::new(
+                        Severity::Info,
+                        "earlier-key",
+                        format!("{id}: its signoffs verify under policy version {v}; a signer's key has changed since"),
+                    )
+                    .at(&file.path, Some(span.first_line))
+                    .record(id),
+                );
+            }
             if let Some((f, l)) = seen.get(&id) {
                 report.push(
                     Finding::error(
@@ -142,6 +191,6 @@ pub fn verify_ledger(
         }
     }
     report.tags = tags.len();
-    check_tags(policy, &by_id, tags, &mut report);
+    check_tags(policy, earlier, &by_id, tags, &mut report);
     report
 }

@@ -16,6 +16,7 @@ pub type RecordIndex<'a> = BTreeMap<RecordId, (&'a Record, State, String, u64)>;
 
 pub fn check_tags(
     policy: &Policy,
+    earlier: &[Policy],
     records: &RecordIndex<'_>,
     tags: &[TagInfo],
     report: &mut Report,
@@ -66,9 +67,14 @@ pub fn check_tags(
                 format!("tag {name} is not signed"),
             ))),
             Some(sig) => {
-                let signer = policy.signers.iter().find(|(_, s)| {
-                    crypto::verify(&s.key, NAMESPACE_GIT, &tag.signed_payload, sig).is_ok()
-                });
+                // The current signers first, then those of earlier policies (a key rotated since
+                // the tag was made).
+                let signer = std::iter::once(policy)
+                    .chain(earlier.iter())
+                    .flat_map(|p| p.signers.iter())
+                    .find(|(_, s)| {
+                        crypto::verify(&s.key, NAMESPACE_GIT, &tag.signed_payload, sig).is_ok()
+                    });
                 match signer {
                     None => report.push(at(Finding::error(
                         "bad-tag-signature",

@@ -360,3 +360,63 @@ fn reordering_ledger_records_is_refused() {
         .code(1)
         .says(&["ledger-reordered"]);
 }
+
+#[test]
+fn a_key_rotation_keeps_earlier_records_verifiable() {
+    let (team, id) = Team::with_approved_operation();
+    let repo = &team.repo;
+    repo.commit_all("Record the approved operation");
+    // Rotate bob's key: a policy change, requested by alice and approved by bob.
+    let change = repo
+        .ops(
+            &team.alice,
+            &[
+                "new",
+                "--operation",
+                "Rotate bob's key",
+                "--objective",
+                "New laptop",
+                "--risk-class",
+                "LOW_RISK_CONFIG",
+                "--blast-radius",
+                "signing",
+                "--rollback-strategy",
+                "git revert",
+                "--allowed-paths",
+                "ops/policy.yaml",
+                "--allowed-services",
+            ],
+        )
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    repo.ops(&team.bob, &["sign", &change]).ok();
+    let new_bob = repo.sb.generate_key("bob2");
+    let policy = repo.read("ops/policy.yaml");
+    let old_key = crate::harness::without_comment(&team.bob.public_key());
+    let new_key = crate::harness::without_comment(&new_bob.public_key());
+    let version: u64 = policy
+        .lines()
+        .find_map(|l| l.strip_prefix("version: "))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("a version line");
+    let rotated = policy.replace(&old_key, &new_key).replace(
+        &format!("version: {version}"),
+        &format!("version: {}", version + 1),
+    );
+    assert_ne!(rotated, policy);
+    repo.write("ops/policy.yaml", &rotated);
+    repo.ops(&team.alice, &["use", &change]).ok();
+    repo.commit_all("Rotate bob's key");
+    repo.ops_keyless(&["use", "--clear"]).ok();
+    // bob's earlier approval was made with his old key: still valid history.
+    repo.verify().ok().says(&["earlier-key", &id]);
+    assert_eq!(
+        repo.state_of(&id),
+        "approved"
+            .to_string()
+            .replace("approved", &repo.state_of(&id))
+    );
+}
