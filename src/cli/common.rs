@@ -193,3 +193,19 @@ pub fn audited<T>(
     audit(repo, action, ids, me, &result);
     r
 }
+
+/// The earlier versions of the policy in HEAD's history (newest first, without the current one),
+/// so that records and tags signed before a key rotation still verify.
+pub fn earlier_policies(repo: &Repo, current: &Policy) -> Result<Vec<Policy>> {
+    let mut earlier: Vec<Policy> = Vec::new();
+    for c in repo.path_history(POLICY_PATH, 500)? {
+        let text = repo.file_in_tree(Some(repo.commit_tree(c)?), POLICY_PATH)?;
+        if let Some(Ok(p)) = text.map(|t| yaml::parse_policy(&String::from_utf8_lossy(&t)))
+            && p.version != current.version
+            && !earlier.iter().any(|e| e.version == p.version)
+        {
+            earlier.push(p);
+        }
+    }
+    Ok(earlier)
+}

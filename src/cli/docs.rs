@@ -12,8 +12,9 @@ use git_ops::render::opsreport::{self, CommitView, OutcomeView};
 use git_ops::render::{changelog, runbook, seed};
 use git_ops::store::ledger::LedgerFile;
 use git_ops::store::{Ledger, Repo, fsutil};
-use git_ops::verify::grants::{GrantClock, GrantIndex};
-use git_ops::verify::records::{RecordCheck, check_record_with};
+use git_ops::verify::grants::GrantIndex;
+use git_ops::verify::ledger::check_with_history;
+use git_ops::verify::records::RecordCheck;
 
 use super::common::{Ctx, load_policy, stdout};
 use super::sign::state_word;
@@ -50,6 +51,7 @@ struct Loaded {
     ledger: Ledger,
     policy: git_ops::model::Policy,
     grants: GrantIndex,
+    earlier: Vec<git_ops::model::Policy>,
 }
 
 fn load(ctx: &Ctx) -> Result<Loaded> {
@@ -58,17 +60,19 @@ fn load(ctx: &Ctx) -> Result<Loaded> {
     let ledger = Ledger::load(&root)?;
     let policy = load_policy(&root)?;
     let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
+    let earlier = super::common::earlier_policies(&repo, &policy)?;
     Ok(Loaded {
         repo,
         ledger,
         policy,
         grants,
+        earlier,
     })
 }
 
 impl Loaded {
     fn check(&self, r: &Record) -> RecordCheck {
-        check_record_with(&self.policy, r, Some((&self.grants, GrantClock::Claimed)))
+        check_with_history(&self.policy, &self.earlier, r, &self.grants).0
     }
 
     fn operation(&self, id: &RecordId) -> Result<(&Record, &git_ops::model::record::Operation)> {

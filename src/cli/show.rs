@@ -9,8 +9,9 @@ use git_ops::model::record::Role;
 use git_ops::model::{Kind, RecordId, SignerName, yaml};
 use git_ops::render::{block, line, seed};
 use git_ops::store::Ledger;
-use git_ops::verify::grants::{GrantClock, GrantIndex};
-use git_ops::verify::records::{State, check_record_with};
+use git_ops::verify::grants::GrantIndex;
+use git_ops::verify::ledger::check_with_history;
+use git_ops::verify::records::State;
 
 use super::common::{Ctx, load_policy, stdout};
 use super::sign::state_word;
@@ -111,7 +112,8 @@ pub fn run_show(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         ShowFormat::Seed => {
             let policy = load_policy(root)?;
             let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
-            let check = check_record_with(&policy, record, Some((&grants, GrantClock::Claimed)));
+            let earlier = super::common::earlier_policies(&repo, &policy)?;
+            let (check, _) = check_with_history(&policy, &earlier, record, &grants);
             let flat = seed::flat(record, &check);
             write!(out, "---\n{}", block(&yaml::render_value(&flat)))?;
         }
@@ -126,13 +128,14 @@ pub fn run_list(ctx: &Ctx, args: ListArgs, log: bool) -> Result<u8> {
     let policy = load_policy(root)?;
     let kind = args.kind.as_deref().and_then(Kind::parse);
     let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
+    let earlier = super::common::earlier_policies(&repo, &policy)?;
     let mut rows = Vec::new();
     for r in ledger.records() {
         let record = r.value;
         if kind.is_some_and(|k| k != record.kind()) {
             continue;
         }
-        let check = check_record_with(&policy, record, Some((&grants, GrantClock::Claimed)));
+        let (check, _) = check_with_history(&policy, &earlier, record, &grants);
         let state = check.state();
         let wanted = match args.state {
             None => true,

@@ -106,21 +106,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         for name in tags::list_ops_tag_names(&repo)? {
             infos.push(tags::read_tag(&repo, &name)?);
         }
-        // Earlier versions of the policy, so records signed before a key rotation still verify.
-        let mut earlier: Vec<git_ops::model::Policy> = Vec::new();
-        for c in repo.path_history(git_ops::model::policy::POLICY_PATH, 500)? {
-            let text = repo.file_in_tree(
-                Some(repo.commit_tree(c)?),
-                git_ops::model::policy::POLICY_PATH,
-            )?;
-            if let Some(Ok(p)) =
-                text.map(|t| git_ops::model::yaml::parse_policy(&String::from_utf8_lossy(&t)))
-                && p.version != policy.version
-                && !earlier.iter().any(|e| e.version == p.version)
-            {
-                earlier.push(p);
-            }
-        }
+        let earlier = super::common::earlier_policies(&repo, &policy)?;
         verify_ledger_with_history(&policy, &earlier, &files, &infos)
     };
     print(&report, args.format, &notes)?;

@@ -18,7 +18,7 @@ use crate::store::tags::TagInfo;
 /// is not the current one, under the earlier policies (newest first), since a key rotation must
 /// not make the history invalid. Returns the check and the policy version that verified it when
 /// that was an earlier one.
-fn check_one(
+pub fn check_with_history(
     policy: &Policy,
     earlier: &[Policy],
     r: &crate::model::Record,
@@ -52,7 +52,7 @@ fn check_all(
     if threads == 1 || records.len() < 64 {
         return records
             .iter()
-            .map(|r| check_one(policy, earlier, r, grants))
+            .map(|r| check_with_history(policy, earlier, r, grants))
             .collect();
     }
     let chunk = records.len().div_ceil(threads);
@@ -62,7 +62,7 @@ fn check_all(
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|r| check_one(policy, earlier, r, grants))
+                        .map(|r| check_with_history(policy, earlier, r, grants))
                         .collect::<Vec<_>>()
                 })
             })
