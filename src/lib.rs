@@ -7,6 +7,7 @@
 pub mod crypto;
 pub mod evidence;
 pub mod model;
+pub mod par;
 pub mod render;
 pub mod store;
 pub mod verify;

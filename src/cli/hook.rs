@@ -12,8 +12,10 @@ use git_ops::render::{block, line};
 use git_ops::store::ledger::{LedgerFile, month_path};
 use git_ops::store::snapshot::{SideReader, Snapshot};
 use git_ops::store::{Repo, tags};
-use git_ops::verify::coverage::{ChangeContext, Judgement, check_on_side, judge};
-use git_ops::verify::grants::{GrantClock, GrantIndex};
+use git_ops::verify::coverage::{
+    ChangeContext, Judgement, check_on_side, grant_index_on_side, judge,
+};
+use git_ops::verify::grants::GrantClock;
 use git_ops::verify::range::{Clock, judge_commits};
 use git_ops::verify::records::{State, check_record_with};
 use git_ops::verify::tags::check_tags;
@@ -181,15 +183,11 @@ fn pre_commit(ctx: &Ctx) -> Result<u8> {
     let mut links: Vec<RecordId> = active.into_iter().collect();
     // Concluding a merge: the operations of the commits it brings in are linked too.
     if let Some(head) = repo.head_commit()? {
-        for other in repo.merge_heads()? {
-            let info = git_ops::store::repo::CommitInfo {
-                id: head,
-                parents: vec![head, other],
-                message: String::new(),
-                time: 0,
-            };
-            links.extend(git_ops::verify::range::merged_links(&repo, &info)?);
-        }
+        links.extend(git_ops::verify::range::merged_links(
+            &repo,
+            head,
+            &repo.merge_heads()?,
+        )?);
     }
     let j = judge(&ChangeContext {
         old: &old,
@@ -502,19 +500,7 @@ fn check_pushed_tag(
             continue;
         };
         // As `verify` judges the ledger: grant signoffs at the time they claim.
-        let mut all = Vec::new();
-        for name in side.list_dir(git_ops::model::policy::LEDGER_DIR)? {
-            let p = format!("{}/{name}", git_ops::model::policy::LEDGER_DIR);
-            if let Some(t) = side.read_string(&p)?
-                && let Ok(f) = LedgerFile::parse(&p, t)
-            {
-                all.push(f);
-            }
-        }
-        let grants = GrantIndex::build(
-            &policy,
-            all.iter().flat_map(|f| f.records.iter().map(|(_, r)| r)),
-        );
+        let grants = grant_index_on_side(&side, &policy, &mut Default::default())?;
         let state =
             check_record_with(&policy, record, Some((&grants, GrantClock::Claimed))).state();
         let mut index = std::collections::BTreeMap::new();

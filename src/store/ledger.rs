@@ -164,23 +164,7 @@ pub fn load_files(root: &Path) -> Result<Vec<Result<LedgerFile>>> {
         LedgerFile::parse(&rel, text)
     };
     // Month files parse independently: spread them over the cores, keep their order.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if threads == 1 || names.len() < 2 {
-        return Ok(names.iter().map(load).collect());
-    }
-    let chunk = names.len().div_ceil(threads);
-    Ok(std::thread::scope(|s| {
-        let handles: Vec<_> = names
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(load).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("parsing a ledger file does not panic"))
-            .collect()
-    }))
+    Ok(crate::par::map(&names, 2, load))
 }
 
 /// Holds the ledger lock; every write goes through it.

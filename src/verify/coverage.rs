@@ -335,6 +335,28 @@ fn check_now(
     check_on_side(ctx.new, policy, record, ctx.now, files)
 }
 
+/// Every grant, revocation, halt and resume in the ledger on `side` (month files that do not
+/// parse are skipped: they are reported where they are read).
+pub fn grant_index_on_side(
+    side: &SideReader<'_>,
+    policy: &Policy,
+    files: &mut HashMap<String, Option<Result<LedgerFile, String>>>,
+) -> Result<GrantIndex, store::Error> {
+    let mut all = Vec::new();
+    for name in side.list_dir(LEDGER_DIR)? {
+        let path = format!("{LEDGER_DIR}/{name}");
+        if month_of(&path).is_some()
+            && let Some(Ok(f)) = load_file(side, files, &path)?
+        {
+            all.push(f);
+        }
+    }
+    Ok(GrantIndex::build(
+        policy,
+        all.iter().flat_map(|f| f.records.iter().map(|(_, r)| r)),
+    ))
+}
+
 /// Checks `record` as of the ledger on `side` at time `now` (grant signoffs included).
 pub fn check_on_side(
     side: &SideReader<'_>,
@@ -346,19 +368,7 @@ pub fn check_on_side(
     if !record.signoffs().iter().any(|s| s.grant.is_some()) {
         return Ok(check_record(policy, record));
     }
-    let mut all = Vec::new();
-    for name in side.list_dir(LEDGER_DIR)? {
-        let path = format!("{LEDGER_DIR}/{name}");
-        if month_of(&path).is_some()
-            && let Some(Ok(f)) = load_file(side, files, &path)?
-        {
-            all.push(f);
-        }
-    }
-    let idx = GrantIndex::build(
-        policy,
-        all.iter().flat_map(|f| f.records.iter().map(|(_, r)| r)),
-    );
+    let idx = grant_index_on_side(side, policy, files)?;
     Ok(check_record_with(
         policy,
         record,

@@ -12,8 +12,6 @@ use crate::model::policy::Policy;
 use crate::store::ledger::LedgerFile;
 use crate::store::tags::TagInfo;
 
-/// Checks every record, in parallel, in order. History: grant signoffs are judged at the time
-/// they claim.
 /// Checks a record under the current policy; when a signoff fails only because its signer's key
 /// is not the current one, under the earlier policies (newest first), since a key rotation must
 /// not make the history invalid. Returns the check and the policy version that verified it when
@@ -40,37 +38,16 @@ pub fn check_with_history(
     (check, None)
 }
 
+/// Checks every record, in parallel, in order. History: grant signoffs are judged at the time
+/// they claim.
 fn check_all(
     policy: &Policy,
     earlier: &[Policy],
     records: &[&crate::model::Record],
     grants: &GrantIndex,
 ) -> Vec<(RecordCheck, Option<u64>)> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if threads == 1 || records.len() < 64 {
-        return records
-            .iter()
-            .map(|r| check_with_history(policy, earlier, r, grants))
-            .collect();
-    }
-    let chunk = records.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|r| check_with_history(policy, earlier, r, grants))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("checking a record does not panic"))
-            .collect()
+    crate::par::map(records, 64, |r| {
+        check_with_history(policy, earlier, r, grants)
     })
 }
 

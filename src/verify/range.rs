@@ -49,14 +49,12 @@ pub fn commit_changes(
 /// first parent's policy and at the verifier's clock, like any link.
 pub fn merged_links(
     repo: &Repo,
-    c: &CommitInfo,
+    first: ObjectId,
+    others: &[ObjectId],
 ) -> Result<Vec<crate::model::RecordId>, store::Error> {
     let mut out = Vec::new();
-    let Some(first) = c.parents.first() else {
-        return Ok(out);
-    };
-    for other in &c.parents[1..] {
-        for id in repo.commits_between(*other, &[*first])? {
+    for other in others {
+        for id in repo.commits_between(*other, &[first])? {
             if let Ok(ids) = trailer::ops_ids(&repo.commit_info(id)?.message) {
                 out.extend(ids);
             }
@@ -98,7 +96,7 @@ pub fn judge_commits(
             Err(e) => (Vec::new(), Some(e)),
         };
         if info.parents.len() > 1 && !ledger_only {
-            links.extend(merged_links(repo, &info)?);
+            links.extend(merged_links(repo, info.parents[0], &info.parents[1..])?);
             links.sort();
             links.dedup();
         }
