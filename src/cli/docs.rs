@@ -6,19 +6,16 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::ValueEnum;
 
+use git_ops::engine::{Clock, Workspace, state_word};
 use git_ops::model::record::Record;
 use git_ops::model::{RecordId, trailer, yaml};
 use git_ops::render::opsreport::{self, CommitView, OutcomeView};
 use git_ops::render::{changelog, runbook, seed};
 use git_ops::store::ledger::LedgerFile;
-use git_ops::store::{Ledger, Repo, fsutil};
-use git_ops::verify::grants::GrantIndex;
-use git_ops::verify::ledger::check_with_history;
+use git_ops::store::{Repo, fsutil};
 use git_ops::verify::records::RecordCheck;
 
-use super::common::{Ctx, load_policy, stdout};
-use super::sign::state_word;
-use super::usage;
+use super::common::{Ctx, stdout};
 
 #[derive(clap::Args, Debug)]
 pub struct RunbookArgs {
@@ -46,53 +43,18 @@ pub struct ChangelogArgs {
     pub out: Option<PathBuf>,
 }
 
-struct Loaded {
-    repo: Repo,
-    ledger: Ledger,
-    policy: git_ops::model::Policy,
-    grants: GrantIndex,
-    earlier: Vec<git_ops::model::Policy>,
-}
-
-fn load(ctx: &Ctx) -> Result<Loaded> {
-    let repo = ctx.repo()?;
-    let root = repo.workdir()?.to_path_buf();
-    let ledger = Ledger::load(&root)?;
-    let policy = load_policy(&root)?;
-    let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
-    let earlier = super::common::earlier_policies(&repo, &policy)?;
-    Ok(Loaded {
-        repo,
-        ledger,
-        policy,
-        grants,
-        earlier,
-    })
-}
-
-impl Loaded {
-    fn check(&self, r: &Record) -> RecordCheck {
-        check_with_history(&self.policy, &self.earlier, r, &self.grants).0
-    }
-
-    fn operation(&self, id: &RecordId) -> Result<(&Record, &git_ops::model::record::Operation)> {
-        match self.ledger.find(id).map(|l| l.value) {
-            Some(r @ Record::Operation(op)) => Ok((r, op)),
-            Some(_) => Err(usage(format!("{id} is not an operation"))),
-            None => Err(usage(format!("no operation {id} in the ledger"))),
-        }
-    }
-}
-
-fn seed_view(l: &Loaded, r: &Record) -> (serde_json::Map<String, serde_json::Value>, RecordCheck) {
-    let check = l.check(r);
-    (seed::flat(r, &check), check)
+fn seed_view(
+    ws: &Workspace,
+    r: &Record,
+) -> Result<(serde_json::Map<String, serde_json::Value>, RecordCheck)> {
+    let check = ws.judge(r, Clock::History)?.check;
+    Ok((seed::flat(r, &check), check))
 }
 
 pub fn run_runbook(ctx: &Ctx, a: RunbookArgs) -> Result<u8> {
-    let l = load(ctx)?;
-    let (r, op) = l.operation(&a.id)?;
-    let (flat, check) = seed_view(&l, r);
+    let ws = ctx.workspace()?;
+    let (r, op) = ws.operation(&a.id)?;
+    let (flat, check) = seed_view(&ws, r)?;
     let s = |k: &str| flat.get(k).and_then(|v| v.as_str()).map(str::to_string);
     let view = runbook::SignoffView {
         state: state_word(check.state()).to_string(),
@@ -137,11 +99,11 @@ fn linked_commits(repo: &Repo, id: &RecordId) -> Result<Vec<CommitView>> {
 }
 
 pub fn run_report(ctx: &Ctx, a: ReportArgs) -> Result<u8> {
-    let l = load(ctx)?;
-    let (r, op) = l.operation(&a.id)?;
-    let check = l.check(r);
-    let outcomes: Vec<OutcomeView> = l
-        .ledger
+    let ws = ctx.workspace()?;
+    let (r, op) = ws.operation(&a.id)?;
+    let check = ws.judge(r, Clock::History)?.check;
+    let outcomes: Vec<OutcomeView> = ws
+        .ledger()
         .records()
         .filter_map(|x| match x.value {
             Record::Outcome(o) if o.operation_id == a.id => Some(OutcomeView {
@@ -154,8 +116,8 @@ pub fn run_report(ctx: &Ctx, a: ReportArgs) -> Result<u8> {
             _ => None,
         })
         .collect();
-    let rollbacks: Vec<String> = l
-        .ledger
+    let rollbacks: Vec<String> = ws
+        .ledger()
         .records()
         .filter_map(|x| match x.value {
             Record::Operation(o) if o.rollback_of == Some(a.id) => Some(o.operation_id.to_string()),
@@ -167,7 +129,7 @@ pub fn run_report(ctx: &Ctx, a: ReportArgs) -> Result<u8> {
         .expires_at
         .or_else(|| {
             op.created_at
-                .map(|c| c.plus_hours(l.policy.operations.default_window_hours.into()))
+                .map(|c| c.plus_hours(ws.policy().operations.default_window_hours.into()))
         })
         .is_none_or(|e| now >= e);
     let report = opsreport::build(opsreport::Input {
@@ -181,7 +143,7 @@ pub fn run_report(ctx: &Ctx, a: ReportArgs) -> Result<u8> {
             .collect(),
         outcomes,
         rollbacks,
-        commits: linked_commits(&l.repo, &a.id)?,
+        commits: linked_commits(ws.repo(), &a.id)?,
         expired,
     });
     let mut out = stdout();
@@ -195,11 +157,11 @@ pub fn run_report(ctx: &Ctx, a: ReportArgs) -> Result<u8> {
 }
 
 pub fn run_changelog(ctx: &Ctx, a: ChangelogArgs) -> Result<u8> {
-    let l = load(ctx)?;
+    let ws = ctx.workspace()?;
     let mut entries = Vec::new();
-    for x in l.ledger.records() {
+    for x in ws.ledger().records() {
         if let Record::Operation(_) = x.value {
-            let (flat, _) = seed_view(&l, x.value);
+            let (flat, _) = seed_view(&ws, x.value)?;
             entries.push((
                 x.value.id().to_string(),
                 x.value.id().month(),
@@ -211,7 +173,7 @@ pub fn run_changelog(ctx: &Ctx, a: ChangelogArgs) -> Result<u8> {
     match a.out {
         Some(p) => {
             let path = if p.is_relative() {
-                l.repo.workdir()?.join(&p)
+                ws.root().join(&p)
             } else {
                 p.clone()
             };

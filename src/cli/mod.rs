@@ -17,6 +17,7 @@ pub mod prompt;
 pub mod record;
 pub mod show;
 pub mod sign;
+pub mod status;
 pub mod use_op;
 pub mod verify;
 
@@ -83,7 +84,7 @@ pub enum Command {
     /// Lift a halt.
     Resume(halt::HaltArgs),
     /// Posture (OK or HALTED), active grants, operations waiting for approval.
-    Status(halt::StatusArgs),
+    Status(status::StatusArgs),
     /// Set the operation whose Ops-Id trailer your next commits get.
     Use(use_op::Args),
     /// Hook entry points (called by the installed shims).
@@ -162,6 +163,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(c) = cause.downcast_ref::<CliError>() {
             return c.code;
         }
+        if let Some(e) = cause.downcast_ref::<git_ops::engine::Error>() {
+            return e.exit_code();
+        }
         if let Some(s) = cause.downcast_ref::<S>() {
             return match s {
                 S::Io { .. } | S::Git(_) => EXIT_INTERNAL,
@@ -181,9 +185,11 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 }
 
 pub fn hint(e: &anyhow::Error) -> Option<&str> {
-    e.chain()
-        .find_map(|c| c.downcast_ref::<CliError>())
-        .and_then(|c| c.hint.as_deref())
+    e.chain().find_map(|c| {
+        c.downcast_ref::<CliError>()
+            .and_then(|c| c.hint.as_deref())
+            .or_else(|| c.downcast_ref::<git_ops::engine::Error>()?.hint())
+    })
 }
 
 /// A broken pipe (`git ops list | head`) is not an error.
@@ -217,7 +223,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Grant(c) => grant::run(&ctx, c),
         Command::Halt(a) => halt::run_halt(&ctx, a, true),
         Command::Resume(a) => halt::run_halt(&ctx, a, false),
-        Command::Status(a) => halt::run_status(&ctx, a),
+        Command::Status(a) => status::run(&ctx, a),
         Command::Hook(a) => hook::run(&ctx, a),
         Command::Hooks(c) => hooks::run(&ctx, c),
         Command::MergeDriver(a) => merge::run(&ctx, a),

@@ -6,14 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use git_ops::crypto;
-use git_ops::model::record::{Operation, Role};
-use git_ops::model::{IdKind, Kind, Record, RiskClass};
-use git_ops::store::ledger::LedgerWriter;
+use git_ops::engine::Declaration as Decl;
+use git_ops::model::RiskClass;
 
-use super::common::{Ctx, load_key, load_policy, whoami};
-use super::sign::after_signing;
-use super::usage;
+use super::common::{Ctx, signer};
 
 /// The declaration flags, shared with `record` and `prompt`.
 #[derive(clap::Args, Debug, Clone)]
@@ -62,82 +58,38 @@ pub struct Args {
 }
 
 impl Declaration {
+    pub fn to_engine(&self) -> Decl {
+        Decl {
+            operation: self.operation.clone(),
+            objective: self.objective.clone(),
+            risk_class: self.risk_class,
+            blast_radius: self.blast_radius.clone(),
+            rollback_strategy: self.rollback_strategy.clone(),
+            allowed_paths: self.allowed_paths.clone(),
+            allowed_services: self.allowed_services.clone(),
+            changes_summary: self.changes_summary.clone(),
+            environment: self.environment.clone(),
+            notes: self.notes.clone(),
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
-        for (flag, v) in [
-            ("--operation", &self.operation),
-            ("--objective", &self.objective),
-            ("--blast-radius", &self.blast_radius),
-            ("--rollback-strategy", &self.rollback_strategy),
-        ] {
-            if v.trim().is_empty() {
-                return Err(usage(format!(
-                    "{flag} is empty; the declaration needs all seven fields"
-                )));
-            }
-        }
-        if self
-            .allowed_paths
-            .iter()
-            .chain(&self.allowed_services)
-            .any(|p| p.trim().is_empty())
-        {
-            return Err(usage("an empty allowed path or service"));
-        }
-        Ok(())
+        Ok(self.to_engine().validate()?)
     }
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
-    args.decl.validate()?;
-    let repo = ctx.repo()?;
-    let root = repo.workdir()?.to_path_buf();
-    let policy = load_policy(&root)?;
-    let me = whoami(&policy, load_key(Some(&repo), args.key.as_deref())?)?;
-    let hours = args
-        .expires_in_hours
-        .unwrap_or(policy.operations.default_window_hours);
-    if hours == 0 {
-        return Err(usage("--expires-in-hours must be at least 1"));
-    }
-    let now = ctx.now();
-    let d = args.decl;
-    let writer = LedgerWriter::lock(&repo)?;
-    let id = writer.next_id(IdKind::Operation, now.date())?;
-    let mut record = Record::Operation(Operation {
-        record: Kind::Operation,
-        operation_id: id,
-        operation_name: d.operation,
-        objective: d.objective,
-        risk_class: d.risk_class,
-        blast_radius: d.blast_radius,
-        rollback_strategy: d.rollback_strategy,
-        allowed_paths: d.allowed_paths,
-        allowed_services: d.allowed_services,
-        changes_summary: d.changes_summary,
-        environment: d.environment,
-        requested_by: Some(me.name.clone()),
-        created_at: Some(now),
-        expires_at: Some(now.plus_hours(hours.into())),
-        git_commit: repo.head_commit()?.map(|c| c.to_string()),
-        git_branch: repo.head_branch(),
-        hostname: None,
-        rollback_of: None,
-        notes: d.notes,
-        outcome: None,
-        execution_timestamp: None,
-        evidence: None,
-        signoffs: Vec::new(),
-    });
-    record.validate()?;
-    let s = crypto::signoff(&record, &me.key, &me.name, Role::Requester, now, None)?;
-    record.signoffs_mut().push(s);
-    let file = writer.append(&record)?;
-    drop(writer);
+    let decl = args.decl.to_engine();
+    decl.validate()?;
+    let ws = ctx.workspace()?;
+    let me = signer(&ws, args.key.as_deref())?;
+    let done = ws.declare(&me, decl, args.expires_in_hours)?;
+    let id = done.record.id();
     writeln!(std::io::stdout(), "{id}")?;
     eprintln!(
-        "declared {id} in {file}, signed by {} as requester",
-        me.name
+        "declared {id} in {}, signed by {} as requester",
+        done.file, me.name
     );
-    after_signing(&repo, &policy, &me, &record)?;
+    super::sign::print_tag(done.record.id(), &done.tag, &me.name);
     Ok(0)
 }

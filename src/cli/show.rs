@@ -5,16 +5,13 @@ use std::io::Write;
 use anyhow::Result;
 use clap::ValueEnum;
 
+use git_ops::engine::{Clock, state_word};
 use git_ops::model::record::Role;
 use git_ops::model::{Kind, RecordId, SignerName, yaml};
 use git_ops::render::{block, line, seed};
-use git_ops::store::Ledger;
-use git_ops::verify::grants::GrantIndex;
-use git_ops::verify::ledger::check_with_history;
 use git_ops::verify::records::State;
 
-use super::common::{Ctx, load_policy, stdout};
-use super::sign::state_word;
+use super::common::{Ctx, stdout};
 use super::{Format, usage};
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,10 +62,9 @@ pub struct ListArgs {
 }
 
 pub fn run_show(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
-    let repo = ctx.repo()?;
-    let root = repo.workdir()?;
-    let ledger = Ledger::load(root)?;
-    let record = ledger
+    let ws = ctx.workspace()?;
+    let record = ws
+        .ledger()
         .find(&args.id)
         .ok_or_else(|| usage(format!("no record {} in the ledger", args.id)))?
         .value;
@@ -110,10 +106,7 @@ pub fn run_show(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
             git_ops::render::write_json(&mut out, &record.to_json())?;
         }
         ShowFormat::Seed => {
-            let policy = load_policy(root)?;
-            let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
-            let earlier = super::common::earlier_policies(&repo, &policy)?;
-            let (check, _) = check_with_history(&policy, &earlier, record, &grants);
+            let check = ws.judge(record, Clock::History)?.check;
             let flat = seed::flat(record, &check);
             write!(out, "---\n{}", block(&yaml::render_value(&flat)))?;
         }
@@ -122,20 +115,15 @@ pub fn run_show(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
 }
 
 pub fn run_list(ctx: &Ctx, args: ListArgs, log: bool) -> Result<u8> {
-    let repo = ctx.repo()?;
-    let root = repo.workdir()?;
-    let ledger = Ledger::load(root)?;
-    let policy = load_policy(root)?;
+    let ws = ctx.workspace()?;
     let kind = args.kind.as_deref().and_then(Kind::parse);
-    let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
-    let earlier = super::common::earlier_policies(&repo, &policy)?;
     let mut rows = Vec::new();
-    for r in ledger.records() {
+    for r in ws.ledger().records() {
         let record = r.value;
         if kind.is_some_and(|k| k != record.kind()) {
             continue;
         }
-        let (check, _) = check_with_history(&policy, &earlier, record, &grants);
+        let check = ws.judge(record, Clock::History)?.check;
         let state = check.state();
         let wanted = match args.state {
             None => true,

@@ -106,7 +106,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         for name in tags::list_ops_tag_names(&repo)? {
             infos.push(tags::read_tag(&repo, &name)?);
         }
-        let earlier = super::common::earlier_policies(&repo, &policy)?;
+        let earlier = git_ops::engine::workspace::earlier_policies(&repo, &policy)?;
         verify_ledger_with_history(&policy, &earlier, &files, &infos)
     };
     print(&report, args.format, &notes)?;

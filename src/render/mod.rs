@@ -3,10 +3,12 @@
 
 pub mod changelog;
 pub mod opsreport;
+pub mod outcome;
 pub mod prompt;
 pub mod report;
 pub mod runbook;
 pub mod seed;
+pub mod status;
 
 use std::borrow::Cow;
 

@@ -52,6 +52,15 @@ impl Error {
     pub fn git(context: &str, e: impl std::fmt::Display) -> Self {
         Error::Git(format!("{context}: {e}"))
     }
+
+    /// The exit code of a command that fails with this error: I/O and git trouble is internal
+    /// (3); everything else is a usage or configuration problem (2).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Io { .. } | Error::Git(_) => 3,
+            _ => 2,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -80,6 +80,26 @@ impl RecordCheck {
     }
 }
 
+/// A record that verification found approved. Only [`approve`] makes one, from the check that
+/// approved it, so code that needs an approved record (creating its tag) cannot be handed one
+/// that was never checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Approved<'r> {
+    record: &'r Record,
+}
+
+impl<'r> Approved<'r> {
+    pub fn record(&self) -> &'r Record {
+        self.record
+    }
+}
+
+/// `record` as approved, when `check` is the check of exactly this record and it approves it.
+pub fn approve<'r>(record: &'r Record, check: &RecordCheck) -> Option<Approved<'r>> {
+    (check.state() == State::Approved && check.payload_sha256 == record.payload_sha256())
+        .then_some(Approved { record })
+}
+
 /// Approvals a record needs under `policy`: its risk class's, raised by every rule its declared
 /// paths fall under (the highest wins).
 pub fn required_approvals(policy: &Policy, record: &Record) -> (u32, bool) {

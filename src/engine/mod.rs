@@ -1,0 +1,14 @@
+//! The operations every command uses: a [`Workspace`] opened once (repository, policy in force
+//! and its earlier versions, ledger, grants, clock) that judges records at one of two clocks and
+//! performs every write to the ledger.
+
+pub mod error;
+pub mod ops;
+pub mod record;
+pub mod status;
+pub mod workspace;
+
+pub use error::{Error, Result};
+pub use ops::{Appended, Declaration, GrantRequest, Signed, TagOutcome, Txn};
+pub use status::Status;
+pub use workspace::{Clock, Judged, Signer, Workspace, open_repo, state_word};
