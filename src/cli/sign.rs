@@ -42,8 +42,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         "{}",
         outcome::signed(&args.id, &me.name, &signed)
     )?;
-    if let Signed::Now { tag, .. } = &signed {
-        print_tag(&args.id, tag, &me.name);
+    if let Signed::Now(n) = &signed {
+        print_tag(&args.id, &n.tag, &me.name);
     }
     Ok(0)
 }

@@ -9,6 +9,6 @@ pub mod status;
 pub mod workspace;
 
 pub use error::{Error, Result};
-pub use ops::{Appended, Declaration, GrantRequest, Signed, TagOutcome, Txn};
+pub use ops::{Appended, Declaration, GrantRequest, NewSignoff, Signed, TagOutcome, Txn};
 pub use status::Status;
 pub use workspace::{Clock, Judged, Signer, Workspace, open_repo, state_word};

@@ -77,16 +77,18 @@ pub enum TagOutcome {
 /// The result of `sign`.
 #[derive(Debug)]
 pub enum Signed {
-    Already {
-        role: Role,
-    },
-    Now {
-        record: Record,
-        role: Role,
-        grant: Option<RecordId>,
-        judged: Judged,
-        tag: TagOutcome,
-    },
+    Already { role: Role },
+    Now(Box<NewSignoff>),
+}
+
+/// A signoff just added.
+#[derive(Debug)]
+pub struct NewSignoff {
+    pub record: Record,
+    pub role: Role,
+    pub grant: Option<RecordId>,
+    pub judged: Judged,
+    pub tag: TagOutcome,
 }
 
 /// A declaration: the seven mandatory fields of the Ops Governor, and the optional ones.
@@ -303,13 +305,13 @@ impl Workspace {
             drop(tx);
             let judged = self.judge(&updated, Clock::History)?;
             let tag = self.tag_if_due(me, &updated, &judged);
-            Ok(Signed::Now {
+            Ok(Signed::Now(Box::new(NewSignoff {
                 record: updated,
                 role,
                 grant,
                 judged,
                 tag,
-            })
+            })))
         })
     }
 

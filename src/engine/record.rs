@@ -61,7 +61,7 @@ pub struct RecordRequest {
 pub enum Recorded {
     /// The id was in the ledger already (idempotency).
     Already(RecordId),
-    New(Appended),
+    New(Box<Appended>),
 }
 
 /// An outcome appended by `close`.
@@ -229,7 +229,9 @@ impl Workspace {
             None => Ok(Recorded::Already(
                 r.operation_id.expect("only a given id can be taken"),
             )),
-            Some((record, file)) => Ok(Recorded::New(self.after_append(me, record, file)?)),
+            Some((record, file)) => Ok(Recorded::New(Box::new(
+                self.after_append(me, record, file)?,
+            ))),
         }
     }
 

@@ -25,17 +25,13 @@ pub fn tag(id: &RecordId, outcome: &TagOutcome, signer: &SignerName) -> Vec<Stri
 pub fn signed(id: &RecordId, signer: &SignerName, s: &Signed) -> String {
     match s {
         Signed::Already { role } => format!("{id} is already signed by {signer} as {role}"),
-        Signed::Now {
-            role,
-            grant,
-            judged,
-            ..
-        } => format!(
-            "signed {id} as {role} by {signer}{}: {} ({} of {} approvals)",
-            grant.map(|g| format!(" under {g}")).unwrap_or_default(),
-            state_word(judged.state()),
-            judged.approvals(),
-            judged.required()
+        Signed::Now(n) => format!(
+            "signed {id} as {} by {signer}{}: {} ({} of {} approvals)",
+            n.role,
+            n.grant.map(|g| format!(" under {g}")).unwrap_or_default(),
+            state_word(n.judged.state()),
+            n.judged.approvals(),
+            n.judged.required()
         ),
     }
 }
