@@ -43,27 +43,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         (HookName::CommitMsg, Some(file)) => commit_msg(ctx, file),
         (HookName::PrepareCommitMsg | HookName::CommitMsg, None) => Ok(0),
         (HookName::PrePush, _) => pre_push(ctx, args.args.first().map_or("", |r| r)),
-        (HookName::PreReceive, _) => {
-            let updates = push::parse_pre_receive(std::io::stdin().lock())?;
-            server_check(ctx, &updates)
-        }
-        (HookName::Update, _) => match &args.args[..] {
-            [refname, old, new] => server_check(ctx, &[RefUpdate::from_args(refname, old, new)?]),
-            _ => Err(anyhow::anyhow!("the update hook takes <ref> <old> <new>")),
-        },
+        (HookName::PreReceive, _) => pre_receive(ctx),
+        (HookName::Update, _) => update(ctx, &args.args),
     };
     // Fail closed: an error is a rejection, with the reason and what to do.
-    let name = args
-        .name
-        .to_possible_value()
-        .map(|v| v.get_name().to_string());
     result.map_err(|e| {
-        let (message, hint) = render::hook_failed(&name.unwrap_or_default(), &format!("{e:#}"));
+        let name = args.name.to_possible_value();
+        let name = name.as_ref().map_or("", |v| v.get_name());
+        let (message, hint) = render::hook_failed(name, &format!("{e:#}"));
         let code = super::exit_code(&e);
+        let hint = Some(hint);
         super::CliError {
             code,
             message,
-            hint: Some(hint),
+            hint,
         }
         .into()
     })
@@ -93,11 +86,8 @@ fn prepare_commit_msg(ctx: &Ctx, file: &Path) -> Result<u8> {
     let Some(id) = active::read(&ctx.repo()?)? else {
         return Ok(0);
     };
-    Ok(if trailers::add_trailer(file, OPS_ID, &id.to_string())? {
-        0
-    } else {
-        1
-    })
+    let added = trailers::add_trailer(file, OPS_ID, &id.to_string())?;
+    Ok(if added { 0 } else { 1 })
 }
 
 fn commit_msg(ctx: &Ctx, file: &Path) -> Result<u8> {
@@ -109,12 +99,11 @@ fn commit_msg(ctx: &Ctx, file: &Path) -> Result<u8> {
             return Ok(1);
         }
     };
-    let problems = match check_commit_message(&ctx.repo()?, &ids, ctx.now()) {
-        Ok(p) => p,
+    let problems = check_commit_message(&ctx.repo()?, &ids, ctx.now()).map_err(|e| match e {
         // A store error keeps its own type, so that it maps to its exit code.
-        Err(commit::Error::Store(e)) => return Err(e.into()),
-        Err(e) => return Err(e.into()),
-    };
+        commit::Error::Store(e) => anyhow::Error::from(e),
+        e => e.into(),
+    })?;
     if problems.is_empty() {
         return Ok(0);
     }
@@ -134,18 +123,23 @@ fn verdict(report: &Report) -> u8 {
 fn pre_push(ctx: &Ctx, remote: &str) -> Result<u8> {
     let mut repo = ctx.repo()?;
     let updates = push::parse_pre_push(std::io::stdin().lock())?;
-    Ok(verdict(&check_pre_push(
-        &mut repo,
-        remote,
-        updates,
-        ctx.now(),
-    )?))
+    let report = check_pre_push(&mut repo, remote, updates, ctx.now())?;
+    Ok(verdict(&report))
+}
+
+fn pre_receive(ctx: &Ctx) -> Result<u8> {
+    let updates = push::parse_pre_receive(std::io::stdin().lock())?;
+    server_check(ctx, &updates)
+}
+
+fn update(ctx: &Ctx, args: &[String]) -> Result<u8> {
+    let [refname, old, new] = args else {
+        anyhow::bail!("the update hook takes <ref> <old> <new>");
+    };
+    server_check(ctx, &[RefUpdate::from_args(refname, old, new)?])
 }
 
 fn server_check(ctx: &Ctx, updates: &[RefUpdate]) -> Result<u8> {
-    Ok(verdict(&check_received(
-        &mut ctx.repo()?,
-        updates,
-        ctx.now(),
-    )?))
+    let report = check_received(&mut ctx.repo()?, updates, ctx.now())?;
+    Ok(verdict(&report))
 }

@@ -133,3 +133,113 @@ pub fn check_commit_message(
     }
     Ok(problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::push::testrepo::TestRepo;
+
+    const POLICY: &str = include_str!("../../ledger/samples/policy.yaml");
+    const APPROVED: &str =
+        include_str!("../../ledger/samples/valid/2026-01--operation-approved.yaml");
+    const PENDING: &str =
+        include_str!("../../ledger/samples/valid/2026-01--operation-pending.yaml");
+
+    fn now() -> Timestamp {
+        "2026-01-27T07:00:00Z".parse().unwrap()
+    }
+
+    fn id(s: &str) -> RecordId {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn message_links_are_the_ops_id_trailers() {
+        assert_eq!(message_links("Fix a typo\n"), Ok(vec![]));
+        assert_eq!(
+            message_links("Scale web\n\nOps-Id: OPS-2026-01-27-001\n"),
+            Ok(vec![id("OPS-2026-01-27-001")])
+        );
+        let err = message_links("Scale web\n\nOps-Id: OPS-2026-1-27-1\n").unwrap_err();
+        assert!(err.contains("malformed trailer"), "{err}");
+    }
+
+    #[test]
+    fn links_must_name_approved_records_of_the_staged_ledger() {
+        let t = TestRepo::new();
+        t.commit("ops/policy.yaml", POLICY, "policy");
+        t.stage("ops/ledger/2026-01.yaml", &format!("{APPROVED}{PENDING}"));
+        let repo = t.open();
+        let approved = id("OPS-2026-01-27-001");
+        let pending = id("OPS-2026-01-27-002");
+        let missing = id("OPS-2026-01-27-099");
+        assert_eq!(
+            check_commit_message(&repo, &[approved], now()).unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            check_commit_message(&repo, &[approved, pending, missing], now()).unwrap(),
+            vec![
+                Problem::NotApproved {
+                    id: pending,
+                    state: State::Pending,
+                    approvals: 0,
+                    required: 1
+                },
+                Problem::NoSuchRecord(missing),
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_policy_in_head_nothing_is_judged_and_a_broken_one_is_an_error() {
+        let t = TestRepo::new();
+        t.commit("README.md", "x\n", "first");
+        let ids = [id("OPS-2026-01-27-099")];
+        assert_eq!(
+            check_commit_message(&t.open(), &ids, now()).unwrap(),
+            vec![]
+        );
+        t.commit("ops/policy.yaml", "version: [\n", "broken policy");
+        let err = check_commit_message(&t.open(), &ids, now()).unwrap_err();
+        assert!(matches!(err, Error::Policy(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("the policy in HEAD does not parse: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nothing_staged_is_nothing_to_judge() {
+        let t = TestRepo::new();
+        t.commit("ops/policy.yaml", POLICY, "policy");
+        assert!(check_staged(&t.open(), now()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_staged_governed_change_needs_a_linked_operation() {
+        let t = TestRepo::new();
+        t.commit("ops/policy.yaml", POLICY, "policy");
+        t.commit("ops/ledger/2026-01.yaml", APPROVED, "ledger");
+        t.stage("deploy/web.yaml", "replicas: 3\n");
+        let repo = t.open();
+        let check = check_staged(&repo, now()).unwrap().unwrap();
+        assert!(!check.judgement.report.ok());
+        assert_eq!(check.active, None);
+        assert!(
+            check
+                .judgement
+                .governed
+                .iter()
+                .any(|v| v.path == "deploy/web.yaml" && v.covered_by.is_none()),
+            "{:?}",
+            check.judgement.governed
+        );
+        // An ungoverned change passes.
+        t.git(&["reset", "-q"]);
+        t.stage("README.md", "hello\n");
+        let check = check_staged(&repo, now()).unwrap().unwrap();
+        assert!(check.judgement.report.ok(), "{:?}", check.judgement.report);
+    }
+}

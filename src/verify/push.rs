@@ -361,3 +361,410 @@ pub fn check_received(
         Rewrites::Denied,
     )
 }
+
+/// Real repositories for the tests of the hook checks, made with the real `git` binary in an
+/// isolated environment (no global or system config, fixed identities and dates).
+#[cfg(test)]
+pub(crate) mod testrepo {
+    use std::path::Path;
+    use std::process::Command;
+
+    use gix::ObjectId;
+
+    use crate::store::Repo;
+
+    pub struct TestRepo {
+        pub dir: tempfile::TempDir,
+    }
+
+    impl TestRepo {
+        /// An empty repository on branch `main`.
+        pub fn new() -> TestRepo {
+            let t = TestRepo {
+                dir: tempfile::tempdir().expect("a temporary directory"),
+            };
+            t.git(&["init", "-q", "-b", "main"]);
+            t
+        }
+
+        pub fn path(&self) -> &Path {
+            self.dir.path()
+        }
+
+        /// Runs git, asserts success, returns stdout trimmed.
+        pub fn git(&self, args: &[&str]) -> String {
+            let out = Command::new("git")
+                .arg("-C")
+                .arg(self.path())
+                .args(args)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_AUTHOR_NAME", "Test Author")
+                .env("GIT_AUTHOR_EMAIL", "author@example.invalid")
+                .env("GIT_AUTHOR_DATE", "2026-01-27T06:00:00Z")
+                .env("GIT_COMMITTER_NAME", "Test Committer")
+                .env("GIT_COMMITTER_EMAIL", "committer@example.invalid")
+                .env("GIT_COMMITTER_DATE", "2026-01-27T06:00:00Z")
+                .env("TZ", "UTC")
+                .env("LANG", "C")
+                .env("LC_ALL", "C")
+                .env_remove("GIT_DIR")
+                .env_remove("GIT_INDEX_FILE")
+                .output()
+                .expect("running git");
+            assert!(
+                out.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout)
+                .expect("git prints UTF-8 here")
+                .trim()
+                .to_string()
+        }
+
+        /// Writes `path` (creating its directories) and stages it.
+        pub fn stage(&self, path: &str, text: &str) {
+            let full = self.path().join(path);
+            std::fs::create_dir_all(full.parent().expect("a file in a directory"))
+                .expect("creating directories");
+            std::fs::write(&full, text).expect("writing a file");
+            self.git(&["add", "--", path]);
+        }
+
+        /// Writes, stages and commits `path`; the new commit's id.
+        pub fn commit(&self, path: &str, text: &str, message: &str) -> ObjectId {
+            self.stage(path, text);
+            self.git(&["commit", "-q", "-m", message]);
+            self.head()
+        }
+
+        pub fn head(&self) -> ObjectId {
+            self.rev("HEAD")
+        }
+
+        pub fn rev(&self, rev: &str) -> ObjectId {
+            ObjectId::from_hex(self.git(&["rev-parse", rev]).as_bytes()).expect("an object id")
+        }
+
+        pub fn open(&self) -> Repo {
+            Repo::discover(self.path()).expect("opening the test repository")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testrepo::TestRepo;
+    use super::*;
+
+    const POLICY: &str = include_str!("../../ledger/samples/valid/policy--minimal.yaml");
+    const A: &str = "1111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222";
+    const ZERO: &str = "0000000000000000000000000000000000000000";
+
+    fn now() -> Timestamp {
+        "2026-01-27T07:00:00Z".parse().unwrap()
+    }
+
+    fn oid(hex: &str) -> ObjectId {
+        ObjectId::from_hex(hex.as_bytes()).unwrap()
+    }
+
+    fn update(refname: &str, old: Option<ObjectId>, new: Option<ObjectId>) -> RefUpdate {
+        RefUpdate {
+            refname: refname.into(),
+            old,
+            new,
+        }
+    }
+
+    fn codes(report: &Report) -> Vec<&'static str> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.code)
+            .collect()
+    }
+
+    /// A governed branch: a first commit with a policy, and a second one on top.
+    fn governed_repo() -> (TestRepo, ObjectId, ObjectId) {
+        let t = TestRepo::new();
+        let first = t.commit("ops/policy.yaml", POLICY, "policy");
+        let second = t.commit("README.md", "hello\n", "readme");
+        (t, first, second)
+    }
+
+    #[test]
+    fn pre_push_lines_have_four_fields_remote_side_old() {
+        let line = format!("refs/heads/topic {A} refs/heads/main {B}");
+        assert_eq!(
+            RefUpdate::parse_pre_push_line(&line).unwrap(),
+            Some(update("refs/heads/main", Some(oid(B)), Some(oid(A))))
+        );
+        let delete = format!("(delete) {ZERO} refs/heads/gone {B}");
+        assert_eq!(
+            RefUpdate::parse_pre_push_line(&delete).unwrap(),
+            Some(update("refs/heads/gone", Some(oid(B)), None))
+        );
+        assert_eq!(RefUpdate::parse_pre_push_line("").unwrap(), None);
+        assert_eq!(
+            RefUpdate::parse_pre_push_line(&format!("{A} {B} refs/heads/main")).unwrap(),
+            None,
+            "three fields are not pre-push input"
+        );
+    }
+
+    #[test]
+    fn pre_receive_lines_have_three_fields() {
+        let input = format!("{ZERO} {A} refs/heads/new\n\nnoise\n{A} {B} refs/tags/ops-x\n");
+        assert_eq!(
+            parse_pre_receive(input.as_bytes()).unwrap(),
+            vec![
+                update("refs/heads/new", None, Some(oid(A))),
+                update("refs/tags/ops-x", Some(oid(A)), Some(oid(B))),
+            ]
+        );
+        let push = format!("refs/heads/main {A} refs/heads/main {ZERO}\n");
+        assert_eq!(
+            parse_pre_push(push.as_bytes()).unwrap(),
+            vec![update("refs/heads/main", None, Some(oid(A)))]
+        );
+    }
+
+    #[test]
+    fn a_malformed_object_id_is_a_typed_error() {
+        let err =
+            parse_pre_receive(format!("{A} not-hex refs/heads/main\n").as_bytes()).unwrap_err();
+        match &err {
+            ParseError::ObjectId { id, .. } => assert_eq!(id, "not-hex"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            err.to_string()
+                .starts_with("malformed object id \"not-hex\" from git: "),
+            "{err}"
+        );
+        assert!(RefUpdate::from_args("refs/heads/main", "abc", B).is_err());
+        assert!(RefUpdate::parse_pre_push_line(&format!("r {A} r xyz")).is_err());
+    }
+
+    #[test]
+    fn ledger_tags_are_never_deleted_or_moved() {
+        let (t, first, second) = governed_repo();
+        let repo = t.open();
+        let tag = "refs/tags/ops-2026-01-27-001";
+        for rewrites in [Rewrites::Allowed, Rewrites::Denied] {
+            let report = check_updates(
+                &repo,
+                &[update(tag, Some(first), None)],
+                &[],
+                now(),
+                &|_| true,
+                rewrites,
+            )
+            .unwrap();
+            assert_eq!(codes(&report), ["tag-deleted"]);
+            let report = check_updates(
+                &repo,
+                &[update(tag, Some(first), Some(second))],
+                &[],
+                now(),
+                &|_| true,
+                rewrites,
+            )
+            .unwrap();
+            assert_eq!(codes(&report), ["tag-moved"]);
+            assert!(report.findings[0].message.starts_with(tag));
+        }
+        // Another tag is not a ledger tag.
+        let report = check_updates(
+            &repo,
+            &[update("refs/tags/v1", Some(first), None)],
+            &[],
+            now(),
+            &|_| true,
+            Rewrites::Allowed,
+        )
+        .unwrap();
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn a_server_refuses_deleting_a_governed_branch_nothing_else_holds() {
+        let (t, _, second) = governed_repo();
+        t.git(&["checkout", "-q", "-b", "later"]);
+        let later = t.commit("notes.txt", "later\n", "later");
+        let repo = t.open();
+        let delete = [update("refs/heads/main", Some(second), None)];
+        // The server's refs include the one being deleted: that one does not hold its commits.
+        let report = check_updates(
+            &repo,
+            &delete,
+            &[second],
+            now(),
+            &|_| true,
+            Rewrites::Denied,
+        )
+        .unwrap();
+        assert_eq!(codes(&report), ["branch-deleted"]);
+        // Held by another branch: nothing is lost.
+        let report = check_updates(
+            &repo,
+            &delete,
+            &[second, later],
+            now(),
+            &|_| true,
+            Rewrites::Denied,
+        )
+        .unwrap();
+        assert!(codes(&report).is_empty(), "{:?}", report.findings);
+        // A client leaves that to the server.
+        let report =
+            check_updates(&repo, &delete, &[], now(), &|_| true, Rewrites::Allowed).unwrap();
+        assert!(codes(&report).is_empty(), "{:?}", report.findings);
+        // An ungoverned branch may go.
+        let plain = TestRepo::new();
+        let c = plain.commit("README.md", "x\n", "x");
+        let report = check_updates(
+            &plain.open(),
+            &[update("refs/heads/main", Some(c), None)],
+            &[],
+            now(),
+            &|_| true,
+            Rewrites::Denied,
+        )
+        .unwrap();
+        assert!(codes(&report).is_empty(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn a_server_refuses_a_non_fast_forward_of_a_governed_branch() {
+        let (t, first, second) = governed_repo();
+        t.git(&["checkout", "-q", "-b", "side", &first.to_string()]);
+        let sibling = t.commit("notes.txt", "other\n", "sibling");
+        let repo = t.open();
+        let rewrite = [update("refs/heads/main", Some(second), Some(sibling))];
+        let report =
+            check_updates(&repo, &rewrite, &[], now(), &|_| true, Rewrites::Denied).unwrap();
+        assert_eq!(codes(&report), ["history-rewrite"]);
+        assert!(
+            report.findings[0]
+                .message
+                .starts_with("refs/heads/main: not a fast-forward"),
+            "{}",
+            report.findings[0].message
+        );
+        // A fast-forward of the same branch is judged commit by commit, and passes.
+        let forward = [update("refs/heads/main", Some(first), Some(second))];
+        let report =
+            check_updates(&repo, &forward, &[], now(), &|_| true, Rewrites::Denied).unwrap();
+        assert!(report.ok(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn new_commits_are_judged_and_named_by_their_ref() {
+        let (t, _, second) = governed_repo();
+        let changed = t.commit(
+            "ops/policy.yaml",
+            &POLICY.replace("version: 1", "version: 2"),
+            "loosen the policy without an operation",
+        );
+        let repo = t.open();
+        let push = [update("refs/heads/main", Some(second), Some(changed))];
+        let report = check_updates(&repo, &push, &[], now(), &|_| true, Rewrites::Denied).unwrap();
+        assert!(!report.ok());
+        assert!(
+            report
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .all(|f| f.message.starts_with("refs/heads/main: ")),
+            "{:?}",
+            report.findings
+        );
+        // Commits the other side already has are not judged again.
+        let report =
+            check_updates(&repo, &push, &[changed], now(), &|_| true, Rewrites::Denied).unwrap();
+        assert!(report.ok(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn a_pushed_ops_tag_needs_its_record() {
+        let (t, _, second) = governed_repo();
+        t.git(&["tag", "-a", "ops-2026-01-27-001", "-m", "x"]);
+        t.git(&["tag", "-a", "ops-nonsense", "-m", "x"]);
+        let repo = t.open();
+        let pushed = [
+            update(
+                "refs/tags/ops-2026-01-27-001",
+                None,
+                Some(t.rev("ops-2026-01-27-001")),
+            ),
+            update("refs/tags/ops-nonsense", None, Some(t.rev("ops-nonsense"))),
+        ];
+        let report = check_updates(
+            &repo,
+            &pushed,
+            &[second],
+            now(),
+            &|_| true,
+            Rewrites::Denied,
+        )
+        .unwrap();
+        assert_eq!(codes(&report), ["tag-without-record", "stray-tag"]);
+    }
+
+    #[test]
+    fn the_trust_root_is_pinned_or_only_for_an_ungoverned_server() {
+        let (t, first, second) = governed_repo();
+        let rule = bootstrap_rule(&t.open(), &[second]).unwrap();
+        assert!(!rule(first), "a governed server takes no new trust root");
+        let rule = bootstrap_rule(&t.open(), &[]).unwrap();
+        assert!(rule(first), "an ungoverned server takes one");
+        t.git(&["config", "ops.trustRoot", &first.to_string()]);
+        let rule = bootstrap_rule(&t.open(), &[second]).unwrap();
+        assert!(rule(first));
+        assert!(!rule(second));
+    }
+
+    #[test]
+    fn a_receiving_server_knows_its_own_refs() {
+        let (t, _, second) = governed_repo();
+        let mut repo = t.open();
+        let delete = [update("refs/heads/main", Some(second), None)];
+        let report = check_received(&mut repo, &delete, now()).unwrap();
+        assert_eq!(codes(&report), ["branch-deleted"]);
+        t.git(&["checkout", "-q", "-b", "keep"]);
+        t.commit("notes.txt", "kept\n", "keep");
+        let report = check_received(&mut t.open(), &delete, now()).unwrap();
+        assert!(report.ok(), "{:?}", report.findings);
+        // The server is governed: a second trust root on a new branch is refused.
+        t.git(&["checkout", "-q", "--orphan", "other"]);
+        t.git(&["rm", "-rq", "--cached", "."]);
+        let root = t.commit("ops/policy.yaml", POLICY, "another root");
+        // As in a quarantine: the object is there, no ref has it yet.
+        t.git(&["checkout", "-q", "--detach"]);
+        t.git(&["branch", "-q", "-D", "other"]);
+        let create = [update("refs/heads/other", None, Some(root))];
+        let report = check_received(&mut t.open(), &create, now()).unwrap();
+        assert!(!report.ok(), "{:?}", report.findings);
+    }
+
+    #[test]
+    fn pre_push_ignores_old_tips_it_does_not_have() {
+        let (t, _, second) = governed_repo();
+        let mut repo = t.open();
+        // The remote's old tip is unknown here: the ref counts as new, and the commits are
+        // judged from the root (the policy commit is a trust root on a client).
+        let report = check_pre_push(
+            &mut repo,
+            "origin",
+            vec![update("refs/heads/main", Some(oid(A)), Some(second))],
+            now(),
+        )
+        .unwrap();
+        assert!(report.ok(), "{:?}", report.findings);
+    }
+}
