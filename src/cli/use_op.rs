@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use git_ops::model::RecordId;
-use git_ops::store::{Ledger, Repo, fsutil};
+use git_ops::store::{Ledger, active};
 use git_ops::verify::grants::{GrantClock, GrantIndex};
 use git_ops::verify::records::{State, check_record_with};
 
@@ -24,39 +24,19 @@ pub struct Args {
     pub clear: bool,
 }
 
-pub const ACTIVE_FILE: &str = "git-ops/active-operation";
-
-/// The active operation, if one is set.
-pub fn active(repo: &Repo) -> Result<Option<RecordId>> {
-    let path = repo.path_in_git_dir(ACTIVE_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(t) => Ok(Some(t.trim().parse().map_err(|e| {
-            usage(format!(
-                "{} is corrupt ({e}); run `git ops use --clear`",
-                path.display()
-            ))
-        })?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let repo = ctx.repo()?;
-    let path = repo.path_in_git_dir(ACTIVE_FILE);
     let mut out = stdout();
     if args.clear {
-        match std::fs::remove_file(&path) {
-            Ok(()) => writeln!(out, "cleared the active operation")?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                writeln!(out, "no active operation")?
-            }
-            Err(e) => return Err(e.into()),
+        if active::clear(&repo)? {
+            writeln!(out, "cleared the active operation")?
+        } else {
+            writeln!(out, "no active operation")?
         }
         return Ok(0);
     }
     let Some(id) = args.id else {
-        match active(&repo)? {
+        match active::read(&repo)? {
             Some(id) => writeln!(out, "{id}")?,
             None => writeln!(out, "no active operation (git ops use <id> sets one)")?,
         }
@@ -75,7 +55,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
     let state =
         check_record_with(&policy, record, Some((&grants, GrantClock::Now(ctx.now())))).state();
-    fsutil::write_atomic(&path, format!("{id}\n").as_bytes(), None)?;
+    active::write(&repo, &id)?;
     writeln!(
         out,
         "commits will carry `Ops-Id: {id}` until `git ops use --clear`"

@@ -2,6 +2,7 @@
 //! untrusted: control characters are escaped before it reaches a terminal.
 
 pub mod changelog;
+pub mod hook;
 pub mod opsreport;
 pub mod outcome;
 pub mod prompt;

@@ -1,6 +1,7 @@
 //! Every file and git access: the repository, ledger files (locked, atomic appends), the policy,
 //! key files and tags. Nothing outside this module imports gix or writes files.
 
+pub mod active;
 pub mod audit;
 pub mod diff;
 pub mod fsutil;
@@ -9,6 +10,7 @@ pub mod ledger;
 pub mod repo;
 pub mod snapshot;
 pub mod tags;
+pub mod trailers;
 
 pub use ledger::{Ledger, LedgerFile, Located};
 pub use repo::Repo;

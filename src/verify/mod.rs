@@ -1,9 +1,11 @@
 //! Integrity and approval checks. Everything here returns data (a [`Report`], a
 //! [`records::RecordCheck`]); nothing prints.
 
+pub mod commit;
 pub mod coverage;
 pub mod grants;
 pub mod ledger;
+pub mod push;
 pub mod range;
 pub mod records;
 pub mod tags;
