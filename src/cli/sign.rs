@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-pub use git_ops::engine::state_word;
 use git_ops::engine::{Signed, TagOutcome};
 use git_ops::model::{RecordId, SignerName};
 use git_ops::render::{line, outcome};

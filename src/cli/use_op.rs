@@ -5,14 +5,13 @@ use std::io::Write;
 
 use anyhow::Result;
 
+use git_ops::engine::state_word;
 use git_ops::model::RecordId;
-use git_ops::store::{Ledger, active};
-use git_ops::verify::grants::{GrantClock, GrantIndex};
-use git_ops::verify::records::{State, check_record_with};
+use git_ops::render::line;
+use git_ops::store::active;
+use git_ops::verify::records::State;
 
-use super::common::{Ctx, load_policy, stdout};
-use super::sign::state_word;
-use super::usage;
+use super::common::{Ctx, stdout};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -42,28 +41,21 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         }
         return Ok(0);
     };
-    let root = repo.workdir()?;
-    let ledger = Ledger::load(root)?;
-    let record = ledger
-        .find(&id)
-        .ok_or_else(|| usage(format!("no record {id} in the ledger")))?
-        .value;
-    if record.as_operation().is_none() {
-        return Err(usage(format!("{id} is not an operation")));
-    }
-    let policy = load_policy(root)?;
-    let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
-    let state =
-        check_record_with(&policy, record, Some((&grants, GrantClock::Now(ctx.now())))).state();
-    active::write(&repo, &id)?;
+    let standing = ctx.workspace()?.use_operation(&id)?;
     writeln!(
         out,
         "commits will carry `Ops-Id: {id}` until `git ops use --clear`"
     )?;
-    if state != State::Approved {
+    let (history, now) = (standing.history.state(), standing.now.state());
+    if history != State::Approved {
         eprintln!(
             "warning: {id} is {} now; commits linked to it are refused until it is approved",
-            state_word(state)
+            state_word(history)
+        );
+    } else if now != State::Approved {
+        eprintln!(
+            "warning: {id} is approved, but its approval does not count now ({}); commits linked to it are refused",
+            line(&standing.now.check.notes.join("; "))
         );
     }
     Ok(0)

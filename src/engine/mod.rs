@@ -10,5 +10,5 @@ pub mod workspace;
 
 pub use error::{Error, Result};
 pub use ops::{Appended, Declaration, GrantRequest, NewSignoff, Signed, TagOutcome, Txn};
-pub use status::Status;
+pub use status::{Standing, Status};
 pub use workspace::{Clock, Judged, Signer, Workspace, open_repo, state_word};

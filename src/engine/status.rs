@@ -158,3 +158,31 @@ impl Workspace {
         rows
     }
 }
+
+/// An operation judged at both clocks: the approval that was made, and whether it counts now.
+#[derive(Debug)]
+pub struct Standing {
+    pub history: super::Judged,
+    pub now: super::Judged,
+}
+
+impl Workspace {
+    /// Both judgements of operation `id`.
+    pub fn standing(&self, id: &RecordId) -> Result<Standing> {
+        let record = self.find(id)?.value;
+        if record.as_operation().is_none() {
+            return Err(super::Error::usage(format!("{id} is not an operation")));
+        }
+        Ok(Standing {
+            history: self.judge(record, Clock::History)?,
+            now: self.judge(record, Clock::Now)?,
+        })
+    }
+
+    /// `git ops use <id>`: makes `id` the operation whose trailer the next commits get.
+    pub fn use_operation(&self, id: &RecordId) -> Result<Standing> {
+        let standing = self.standing(id)?;
+        crate::store::active::write(self.repo(), id)?;
+        Ok(standing)
+    }
+}
