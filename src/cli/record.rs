@@ -34,8 +34,8 @@ pub struct EvidenceArgs {
     pub redis_cmds: Vec<String>,
     #[arg(long, alias = "redis_url", default_value = evidence::DEFAULT_REDIS_URL)]
     pub redis_url: String,
-    /// Seconds each collector step may take.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds each collector step may take (1 to 3600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub evidence_timeout: u64,
     /// Fail (and append nothing) when a collector fails; also STRICT_LEDGER=true.
     #[arg(long)]

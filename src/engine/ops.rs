@@ -196,6 +196,7 @@ impl Workspace {
             return Err(Error::usage("--expires-in-hours must be at least 1"));
         }
         let now = self.now();
+        let expires_at = window_end(now, hours.into())?;
         let git_commit = self.repo().head_commit()?.map(|c| c.to_string());
         let git_branch = self.repo().head_branch();
         let (record, file) = self.append_signed(me, IdKind::Operation, |id| {
@@ -213,7 +214,7 @@ impl Workspace {
                 environment: d.environment,
                 requested_by: Some(me.name.clone()),
                 created_at: Some(now),
-                expires_at: Some(now.plus_hours(hours.into())),
+                expires_at: Some(expires_at),
                 git_commit,
                 git_branch,
                 hostname: None,
@@ -461,6 +462,7 @@ impl Workspace {
             }
             let now = self.now();
             let start = a.not_before.unwrap_or(now);
+            let expires_at = window_end(start, a.expires_in_hours.into())?;
             if start.unix() + i64::from(a.expires_in_hours) * 3600 <= now.unix() {
                 return Err(Error::usage("the grant would expire in the past"));
             }
@@ -485,7 +487,7 @@ impl Workspace {
                 grantee: a.grantee.clone(),
                 created_at: Some(now),
                 not_before: a.not_before,
-                expires_at: start.plus_hours(a.expires_in_hours.into()),
+                expires_at,
                 scope: GrantScope {
                     risk_classes: a.risk_classes.clone(),
                     paths: a.paths.clone(),
@@ -604,6 +606,17 @@ pub fn require_human_approver(me: &Signer, action: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The end of a window of `hours` from `start`, refused when it is past what the ledger's
+/// timestamps can hold (year 9999).
+pub(super) fn window_end(start: Timestamp, hours: i64) -> Result<Timestamp> {
+    start.checked_plus_hours(hours).ok_or_else(|| {
+        Error::usage(format!(
+            "{hours} hours from {start} is past {}, the latest time the ledger can hold; choose a shorter window",
+            Timestamp::max_value()
+        ))
+    })
 }
 
 /// git refuses `<`, `>` and newlines in ident fields.

@@ -224,7 +224,7 @@ impl Workspace {
             .rollback_strategy
             .clone()
             .unwrap_or_else(|| default_rollback(&ev));
-        let op = self.recorded_operation(me, ev, r.clone(), rollback_strategy);
+        let op = self.recorded_operation(me, ev, r.clone(), rollback_strategy)?;
         match self.append_operation(me, op, r.operation_id)? {
             None => Ok(Recorded::Already(
                 r.operation_id.expect("only a given id can be taken"),
@@ -311,10 +311,11 @@ impl Workspace {
         ev: Evidence,
         d: RecordRequest,
         rollback_strategy: String,
-    ) -> Operation {
+    ) -> Result<Operation> {
         let now = self.now();
         let hours = i64::from(self.policy().operations.default_window_hours);
-        Operation {
+        let expires_at = super::ops::window_end(now, hours)?;
+        Ok(Operation {
             record: Kind::Operation,
             operation_id: "OPS-2000-01-01-001".parse().expect("a valid placeholder"),
             operation_name: d.operation,
@@ -328,7 +329,7 @@ impl Workspace {
             environment: d.environment,
             requested_by: Some(me.name.clone()),
             created_at: Some(now),
-            expires_at: Some(now.plus_hours(hours)),
+            expires_at: Some(expires_at),
             git_commit: ev.git.as_ref().map(|g| g.commit.clone()),
             git_branch: ev.git.as_ref().and_then(|g| g.branch.clone()),
             hostname: ev.hostname.clone(),
@@ -338,7 +339,7 @@ impl Workspace {
             execution_timestamp: Some(now),
             evidence: Some(ev),
             signoffs: Vec::new(),
-        }
+        })
     }
 
     /// Appends `op` under `id` (or a fresh id), signed by the caller. None when `id` is taken (a

@@ -32,8 +32,27 @@ impl Timestamp {
         self.0.timestamp()
     }
 
+    /// The latest time the string form can hold (four-digit years): 9999-12-31T23:59:59Z.
+    pub fn max_value() -> Self {
+        Timestamp(
+            DateTime::from_timestamp(253_402_300_799, 0).expect("9999-12-31T23:59:59Z is valid"),
+        )
+    }
+
+    /// `hours` later, or None when that is past [`Timestamp::max_value`] (or before year 0):
+    /// what a writer uses, so that it never writes a time the reader refuses.
+    pub fn checked_plus_hours(&self, hours: i64) -> Option<Self> {
+        let t = self
+            .0
+            .checked_add_signed(chrono::Duration::try_hours(hours)?)?;
+        (t <= Self::max_value().0 && chrono::Datelike::year(&t) >= 0).then_some(Timestamp(t))
+    }
+
+    /// `hours` later, saturating at [`Timestamp::max_value`]: what a reader uses to compute a
+    /// window from times it has read (a far-future time then stays far in the future).
     pub fn plus_hours(&self, hours: i64) -> Self {
-        Timestamp(self.0 + chrono::Duration::hours(hours))
+        self.checked_plus_hours(hours)
+            .unwrap_or(if hours >= 0 { Self::max_value() } else { *self })
     }
 
     pub fn date(&self) -> chrono::NaiveDate {
@@ -89,6 +108,27 @@ impl TryFrom<String> for Timestamp {
     type Error = Error;
     fn try_from(s: String) -> Result<Self, Error> {
         s.parse()
+    }
+}
+
+#[cfg(test)]
+mod overflow {
+    use super::*;
+
+    #[test]
+    fn windows_never_overflow_and_stay_readable() {
+        let t: Timestamp = "2026-12-02T10:00:00Z".parse().unwrap();
+        assert_eq!(
+            t.checked_plus_hours(1).unwrap().to_string(),
+            "2026-12-02T11:00:00Z"
+        );
+        assert!(t.checked_plus_hours(i64::from(u32::MAX)).is_none());
+        assert!(t.checked_plus_hours(70_000_000).is_none(), "year 10012");
+        assert!(t.checked_plus_hours(i64::MAX).is_none());
+        assert_eq!(t.plus_hours(i64::MAX), Timestamp::max_value());
+        let max = Timestamp::max_value().to_string();
+        assert_eq!(max, "9999-12-31T23:59:59Z");
+        assert_eq!(max.parse::<Timestamp>().unwrap(), Timestamp::max_value());
     }
 }
 

@@ -213,3 +213,65 @@ fn commands_that_read_a_broken_ledger_say_where_once() {
         );
     }
 }
+
+/// Durations too large for the ledger's four-digit years are refused with a message and exit 2,
+/// never a panic, and nothing is written.
+#[test]
+fn overflowing_durations_are_refused_without_a_panic() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let before = repo.records().len();
+    for hours in ["4294967295", "70000000"] {
+        let mut args = crate::harness::new_args("Too long", "SERVICE_RESTART");
+        args.extend(["--expires-in-hours", hours]);
+        let out = repo.ops(&team.alice, &args).code(2);
+        assert!(
+            out.stderr().contains("latest time the ledger can hold"),
+            "{out}"
+        );
+        let out = repo
+            .ops(
+                &team.alice,
+                &[
+                    "grant",
+                    "create",
+                    "--grantee",
+                    "bob",
+                    "--risk-classes",
+                    "SERVICE_RESTART",
+                    "--paths",
+                    "deploy/",
+                    "--services",
+                    "web",
+                    "--environments",
+                    "prod",
+                    "--expires-in-hours",
+                    hours,
+                ],
+            )
+            .code(2);
+        assert!(!out.stderr().contains("panicked"), "{out}");
+    }
+    let out = repo
+        .ops(
+            &team.alice,
+            &[
+                "record",
+                "--operation",
+                "x",
+                "--objective",
+                "y",
+                "--risk-class",
+                "READ_ONLY",
+                "--blast-radius",
+                "none",
+                "--changes-summary",
+                "nothing",
+                "--evidence-timeout",
+                "18446744073709551615",
+            ],
+        )
+        .code(2);
+    assert!(!out.stderr().contains("panicked"), "{out}");
+    assert_eq!(repo.records().len(), before, "something was written");
+}
