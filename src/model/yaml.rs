@@ -51,6 +51,34 @@ fn options() -> serde_saphyr::Options {
     o
 }
 
+/// Refuses YAML tags (`!!binary`, `!!str`, `!custom`): git-ops never writes them, and a tag can
+/// make the text a person reads differ from the value that is signed (a `!!binary` string is
+/// decoded before it is hashed). Only documents that contain a `!` are scanned.
+fn refuse_tags(text: &str, first_line: u64) -> Result<(), YamlError> {
+    use granit_parser::{Event, Parser};
+    if !text.contains('!') {
+        return Ok(());
+    }
+    for ev in Parser::new_from_str(text) {
+        // Syntax errors are reported by the typed parse that follows, in its own words.
+        let Ok((ev, span)) = ev else { return Ok(()) };
+        let tagged = match &ev {
+            Event::Scalar(_, _, _, tag)
+            | Event::SequenceStart(_, _, tag)
+            | Event::MappingStart(_, _, tag) => tag.is_some(),
+            _ => false,
+        };
+        if tagged {
+            return Err(YamlError {
+                line: Some(span.start.line() as u64 + first_line - 1),
+                column: Some(span.start.col() as u64 + 1),
+                message: "YAML tags (`!!binary`, `!!str`, `!name`, ...) are not allowed in git-ops files; write the value plainly (quote it if it starts with `!`)".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn parse<T: DeserializeOwned>(text: &str, first_line: u64) -> Result<T, YamlError> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(YamlError {
@@ -59,6 +87,7 @@ fn parse<T: DeserializeOwned>(text: &str, first_line: u64) -> Result<T, YamlErro
             message: format!("document is larger than {} MiB", MAX_DOCUMENT_BYTES >> 20),
         });
     }
+    refuse_tags(text, first_line)?;
     serde_saphyr::from_str_with_options::<T>(text, options()).map_err(|e| {
         let loc = e.location();
         let mut message = e.to_string();
@@ -296,6 +325,43 @@ mod tests {
         let again = parse_record(&render_record(&r), 1).unwrap();
         assert_eq!(again, r);
         assert_eq!(again.payload_sha256(), r.payload_sha256());
+    }
+
+    #[test]
+    fn refuses_tags_anywhere_but_not_exclamation_marks_in_text() {
+        let base = "operation_id: OPS-2026-01-27-001\noperation_name: n\nobjective: o\nrisk_class: READ_ONLY\nblast_radius: b\nrollback_strategy: r\nallowed_paths: []\nallowed_services: []\n";
+        for (bad, line) in [
+            ("notes: !!binary aGVsbG8=\n", 9),
+            ("notes: !!str plain\n", 9),
+            ("notes: !custom x\n", 9),
+            (
+                "changes_summary: ok\nnotes: !<tag:yaml.org,2002:str> x\n",
+                10,
+            ),
+        ] {
+            let e = parse_record(&format!("{base}{bad}"), 1).unwrap_err();
+            assert!(e.message.contains("YAML tags"), "{bad}: {e}");
+            assert_eq!(e.line, Some(line), "{bad}: {e}");
+        }
+        let e = parse_record(
+            &format!("{base}allowed_services: !!seq [web]\n").replace("allowed_services: []\n", ""),
+            1,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("YAML tags"), "{e}");
+        // An exclamation mark in a value is text, not a tag.
+        let r = parse_record(
+            &format!("{base}notes: \"!!binary is not a tag here\"\nchanges_summary: done!\n"),
+            1,
+        )
+        .unwrap();
+        assert!(r.as_operation().unwrap().notes.as_deref() == Some("!!binary is not a tag here"));
+        assert!(
+            parse_policy("!!map\nversion: 1\n")
+                .unwrap_err()
+                .message
+                .contains("YAML tags")
+        );
     }
 
     #[test]
