@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod diff;
 pub mod fsutil;
+pub mod hooks;
 pub mod keys;
 pub mod ledger;
 pub mod repo;

@@ -1,0 +1,4 @@
+//! The operations every command uses.
+
+pub mod init;
+pub mod keys;
