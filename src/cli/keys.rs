@@ -32,9 +32,13 @@ pub enum KeysCmd {
         encrypt: bool,
     },
     /// Add a signer to ops/policy.yaml.
+    // A pasted private key starts with `-----`: taken as a value, it is refused without being
+    // shown, where clap would repeat it whole as an unexpected flag.
     Add {
+        #[arg(allow_hyphen_values = true)]
         name: String,
         /// The public key line (`ssh-ed25519 AAAA...`), or a path to a .pub file.
+        #[arg(allow_hyphen_values = true)]
         pubkey: String,
         /// Roles: human, approver, automation (repeat or comma-separate).
         #[arg(long = "role", value_delimiter = ',', required = true)]
@@ -146,6 +150,13 @@ fn parse_roles(roles: &[String]) -> Result<Vec<SignerRole>> {
 fn add(ctx: &Ctx, name: String, pubkey: String, roles: Vec<String>) -> Result<u8> {
     let repo = ctx.repo()?;
     let file = PolicyFile::load(&repo).map_err(keys_error)?;
+    if keys::holds_private_key(&name) {
+        // The arguments the wrong way round: the key must not be repeated as a bad name.
+        return Err(keys_error(KeysError::PrivateKey {
+            path: None,
+            public_beside: None,
+        }));
+    }
     let name = SignerName::new(&name)?;
     let key = keys::public_key_from_arg(&pubkey).map_err(keys_error)?;
     let roles = parse_roles(&roles)?;

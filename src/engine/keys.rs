@@ -69,7 +69,7 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Text that holds a private key in any of the usual armours (OpenSSH, PEM, PKCS#8, PuTTY).
-fn holds_private_key(text: &str) -> bool {
+pub fn holds_private_key(text: &str) -> bool {
     text.contains("PRIVATE KEY") || text.contains("PuTTY-User-Key-File")
 }
 
