@@ -306,7 +306,11 @@ fn keys_add_refuses_a_private_key_and_never_prints_it() {
         // The arguments the wrong way round: the key where the name goes.
         let out = repo.ops(&alice, &["keys", "add", &text, "bob", "--role", "human"]);
         never_shows(&out, &text);
-        assert_eq!(out.code, Some(2), "exit code of `keys add` with the key as name");
+        assert_eq!(
+            out.code,
+            Some(2),
+            "exit code of `keys add` with the key as name"
+        );
         // Given the path, it names the public half beside it.
         let out = repo.ops(&alice, &["keys", "add", "bob", &path, "--role", "human"]);
         let hint = format!("hint: its public half is {}", key.pub_path().display());
