@@ -1,4 +1,4 @@
-//! `git ops keys generate | add | list | allowed-signers`.
+//! `git ops keys generate | add | list | allowed-signers` (`git_ops::engine::keys`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
-use git_ops::crypto::{self, Keypair};
-use git_ops::model::policy::{POLICY_PATH, Policy, SignerEntry, SignerRole};
-use git_ops::model::{PublicKeyLine, SignerName, yaml};
+use git_ops::engine::keys::{self, Error as KeysError, NewKey, PolicyFile};
+use git_ops::model::SignerName;
+use git_ops::model::policy::{SignerEntry, SignerRole};
 use git_ops::render::line;
-use git_ops::store::{fsutil, keys};
 
 use super::common::{Ctx, load_policy, stdout};
 use super::{Format, usage, usage_hint};
@@ -33,9 +32,13 @@ pub enum KeysCmd {
         encrypt: bool,
     },
     /// Add a signer to ops/policy.yaml.
+    // A pasted private key starts with `-----`: taken as a value, it is refused without being
+    // shown, where clap would repeat it whole as an unexpected flag.
     Add {
+        #[arg(allow_hyphen_values = true)]
         name: String,
         /// The public key line (`ssh-ed25519 AAAA...`), or a path to a .pub file.
+        #[arg(allow_hyphen_values = true)]
         pubkey: String,
         /// Roles: human, approver, automation (repeat or comma-separate).
         #[arg(long = "role", value_delimiter = ',', required = true)]
@@ -61,7 +64,7 @@ pub fn run(ctx: &Ctx, cmd: KeysCmd) -> Result<u8> {
             out,
             comment,
             encrypt,
-        } => generate(name, out, comment, encrypt),
+        } => generate(NewKey { name, out, comment }, encrypt),
         KeysCmd::Add {
             name,
             pubkey,
@@ -72,40 +75,40 @@ pub fn run(ctx: &Ctx, cmd: KeysCmd) -> Result<u8> {
     }
 }
 
-fn generate(
-    name: String,
-    out: Option<PathBuf>,
-    comment: Option<String>,
-    encrypt: bool,
-) -> Result<u8> {
-    if name.is_empty() || name.contains('/') || name.starts_with('.') {
-        return Err(usage(format!("--name {name:?}: use a plain file name")));
+/// The exit code and hint of a key-management error: a store or model error keeps its own,
+/// everything else is a usage error.
+fn keys_error(e: KeysError) -> anyhow::Error {
+    match e {
+        KeysError::Store(e) => e.into(),
+        KeysError::Model(e) => e.into(),
+        KeysError::Crypto(e) => e.into(),
+        e => match e.hint() {
+            Some(hint) => usage_hint(e.to_string(), hint),
+            None => usage(e.to_string()),
+        },
     }
-    let path = match out {
-        Some(p) => p,
-        None => keys::default_key_dir()
-            .ok_or_else(|| usage("no HOME, so no default key directory; pass --out"))?
-            .join(&name),
-    };
-    let host = hostname();
-    let comment = comment.unwrap_or_else(|| format!("{name}@{host}"));
+}
+
+fn generate(new: NewKey, encrypt: bool) -> Result<u8> {
+    // Check where the key goes before asking for a passphrase.
+    keys::new_key_path(&new).map_err(keys_error)?;
     let passphrase = if encrypt {
         Some(new_passphrase()?)
     } else {
         None
     };
-    let key = Keypair::generate(&comment)?;
-    let pub_path = keys::write_keypair(&path, &key, passphrase.as_deref().map(|s| s.as_str()))?;
+    let key =
+        keys::generate(&new, passphrase.as_deref().map(|s| s.as_str())).map_err(keys_error)?;
     let mut o = stdout();
     writeln!(
         o,
         "private key: {} (mode 0600{})",
-        path.display(),
+        key.path.display(),
         if encrypt { ", encrypted" } else { "" }
     )?;
-    writeln!(o, "public key:  {}", pub_path.display())?;
-    writeln!(o, "fingerprint: {}", key.fingerprint())?;
-    writeln!(o, "{}", key.public().as_str())?;
+    writeln!(o, "public key:  {}", key.pub_path.display())?;
+    writeln!(o, "fingerprint: {}", key.fingerprint)?;
+    writeln!(o, "{}", key.public.as_str())?;
     Ok(0)
 }
 
@@ -130,15 +133,6 @@ fn new_passphrase() -> Result<zeroize::Zeroizing<String>> {
     Ok(a)
 }
 
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 fn parse_roles(roles: &[String]) -> Result<Vec<SignerRole>> {
     roles
         .iter()
@@ -155,111 +149,33 @@ fn parse_roles(roles: &[String]) -> Result<Vec<SignerRole>> {
 
 fn add(ctx: &Ctx, name: String, pubkey: String, roles: Vec<String>) -> Result<u8> {
     let repo = ctx.repo()?;
-    let root = repo.workdir()?.to_path_buf();
-    let policy = load_policy(&root)?;
+    let file = PolicyFile::load(&repo).map_err(keys_error)?;
+    if keys::holds_private_key(&name) {
+        // The arguments the wrong way round: the key must not be repeated as a bad name.
+        return Err(keys_error(KeysError::PrivateKey {
+            path: None,
+            public_beside: None,
+        }));
+    }
     let name = SignerName::new(&name)?;
-    let key_text = match std::fs::read_to_string(&pubkey) {
-        Ok(t) => t,
-        Err(_) if !pubkey.trim_start().starts_with("ssh-") => {
-            return Err(usage(format!(
-                "{pubkey:?} is neither a readable .pub file nor a public key line (ssh-ed25519 AAAA...)"
-            )));
-        }
-        Err(_) => pubkey.clone(),
-    };
-    let key = PublicKeyLine::new(key_text.trim())?;
-    let mut roles = parse_roles(&roles)?;
-    roles.sort();
-    roles.dedup();
-    if policy.signers.contains_key(&name) {
-        return Err(usage(format!(
-            "{name} is already a signer in {POLICY_PATH}"
-        )));
-    }
-    if let Some((other, _)) = policy.signer_by_key(&key) {
-        return Err(usage(format!("that key already belongs to {other}")));
-    }
-    let mut wanted = policy.clone();
-    wanted.version += 1;
-    wanted.signers.insert(
-        name.clone(),
-        SignerEntry {
-            key: key.clone(),
-            roles: roles.clone(),
-        },
-    );
-    wanted.validate()?;
-    let path = root.join(POLICY_PATH);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {POLICY_PATH}"))?;
-    let role_list: Vec<&str> = roles
-        .iter()
-        .map(|r| match r {
-            SignerRole::Human => "human",
-            SignerRole::Approver => "approver",
-            SignerRole::Automation => "automation",
-        })
-        .collect();
-    let entry = format!(
-        "{name}: {{ key: \"{}\", roles: [{}] }}",
-        key.without_comment(),
-        role_list.join(", ")
-    );
-    // Edit the text in place to keep the policy's comments; fall back to rendering it whole.
-    let new_text = match edit_policy_text(&text, &entry, wanted.version) {
-        Some(t) if yaml::parse_policy(&t).ok().as_ref() == Some(&wanted) => t,
-        _ => yaml::render_policy(&wanted),
-    };
-    fsutil::write_atomic(&path, new_text.as_bytes(), None)?;
+    let key = keys::public_key_from_arg(&pubkey).map_err(keys_error)?;
+    let roles = parse_roles(&roles)?;
+    let edit = keys::add_signer(&repo, &file, &name, &key, &roles).map_err(keys_error)?;
+    let role_list: Vec<&str> = edit.roles.iter().map(|r| keys::role_name(*r)).collect();
     writeln!(
         stdout(),
         "added {name} ({}) with roles [{}]; policy version {}",
         key.fingerprint(),
         role_list.join(", "),
-        wanted.version
+        edit.policy.version
     )?;
     Ok(0)
-}
-
-/// Inserts `entry` under a block-style `signers:` and sets `version:`; None if the text does
-/// not have that shape.
-fn edit_policy_text(text: &str, entry: &str, version: u64) -> Option<String> {
-    let lines: Vec<&str> = text.lines().collect();
-    let signers_at = lines.iter().position(|l| {
-        let l = l.split('#').next().unwrap_or("").trim_end();
-        l == "signers:"
-    })?;
-    let indent = lines
-        .get(signers_at + 1)
-        .map(|l| l.len() - l.trim_start().len())
-        .filter(|&n| n > 0)
-        .unwrap_or(2);
-    let version_at = lines.iter().position(|l| l.starts_with("version:"))?;
-    let mut out = Vec::with_capacity(lines.len() + 1);
-    for (i, l) in lines.iter().enumerate() {
-        if i == version_at {
-            let comment = l
-                .find('#')
-                .map(|c| format!("  {}", &l[c..]))
-                .unwrap_or_default();
-            out.push(format!("version: {version}{comment}"));
-        } else {
-            out.push(l.to_string());
-        }
-        if i == signers_at {
-            out.push(format!("{}{entry}", " ".repeat(indent)));
-        }
-    }
-    Some(out.join("\n") + "\n")
 }
 
 fn role_names(e: &SignerEntry) -> String {
     e.roles
         .iter()
-        .map(|r| match r {
-            SignerRole::Human => "human",
-            SignerRole::Approver => "approver",
-            SignerRole::Automation => "automation",
-        })
+        .map(|r| keys::role_name(*r))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -296,21 +212,12 @@ fn list(ctx: &Ctx, format: Format) -> Result<u8> {
     Ok(0)
 }
 
-pub fn allowed_signers_text(policy: &Policy) -> String {
-    policy
-        .signers
-        .iter()
-        .map(|(n, e)| crypto::allowed_signers_line(n.as_str(), &e.key) + "\n")
-        .collect()
-}
-
 fn allowed_signers(ctx: &Ctx, out: Option<PathBuf>) -> Result<u8> {
     let repo = ctx.repo()?;
     let policy = load_policy(repo.workdir()?)?;
-    let text = allowed_signers_text(&policy);
     match out {
         Some(p) => {
-            fsutil::write_atomic(&p, text.as_bytes(), Some(0o644))?;
+            keys::write_allowed_signers(&p, &policy).map_err(keys_error)?;
             writeln!(
                 stdout(),
                 "wrote {} ({} signers)",
@@ -318,7 +225,7 @@ fn allowed_signers(ctx: &Ctx, out: Option<PathBuf>) -> Result<u8> {
                 policy.signers.len()
             )?;
         }
-        None => stdout().write_all(text.as_bytes())?,
+        None => stdout().write_all(keys::allowed_signers_text(&policy).as_bytes())?,
     }
     if policy.signers.is_empty() {
         return Err(usage_hint(

@@ -23,7 +23,7 @@ pub fn run(_ctx: &Ctx, a: Args) -> Result<u8> {
     clap_mangen::Man::new(cmd).render(&mut page)?;
     match a.out {
         Some(dir) => {
-            std::fs::create_dir_all(&dir)?;
+            // The directory is made as needed.
             let path = dir.join("git-ops.1");
             git_ops::store::fsutil::write_atomic(&path, &page, Some(0o644))?;
             writeln!(

@@ -3,6 +3,8 @@
 //! performs every write to the ledger.
 
 pub mod error;
+pub mod init;
+pub mod keys;
 pub mod ops;
 pub mod record;
 pub mod status;

@@ -170,3 +170,15 @@ pub fn write_keypair(path: &Path, key: &Keypair, passphrase: Option<&str>) -> Re
     write_atomic(&pub_path, line.as_bytes(), Some(0o644))?;
     Ok(pub_path)
 }
+
+/// The text of a key file someone named, wiped from memory when dropped (it may be a private
+/// key given by mistake). None when it cannot be read as text.
+pub fn read_key_file_text(path: &Path) -> Option<Zeroizing<String>> {
+    fs::read_to_string(path).ok().map(Zeroizing::new)
+}
+
+/// `PATH.pub`, when it exists beside the key file `path`.
+pub fn public_half_of(path: &Path) -> Option<PathBuf> {
+    let pub_path = PathBuf::from(format!("{}.pub", path.display()));
+    pub_path.is_file().then_some(pub_path)
+}

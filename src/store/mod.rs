@@ -5,6 +5,7 @@ pub mod active;
 pub mod audit;
 pub mod diff;
 pub mod fsutil;
+pub mod hooks;
 pub mod keys;
 pub mod ledger;
 pub mod repo;

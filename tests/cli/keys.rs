@@ -254,3 +254,117 @@ fn a_key_that_is_not_ed25519_is_refused_with_a_hint() {
     assert!(out.stderr().contains("ed25519"), "{out}");
     assert!(!repo.path("ops/policy.yaml").exists());
 }
+
+/// Asserts that `out` holds none of the private key `text`: not its armour, and not one of its
+/// base64 lines.
+#[track_caller]
+fn never_shows(out: &crate::harness::Out, text: &str) {
+    for (stream, shown) in [("stdout", out.stdout()), ("stderr", out.stderr())] {
+        assert!(
+            !shown.contains("PRIVATE KEY"),
+            "{stream} shows the private key's armour"
+        );
+        for l in text.lines().map(str::trim) {
+            if l.is_empty() || l.starts_with("-----") {
+                continue;
+            }
+            assert!(
+                !shown.contains(l),
+                "{stream} shows a line of the private key"
+            );
+        }
+    }
+}
+
+#[test]
+fn keys_add_refuses_a_private_key_and_never_prints_it() {
+    let sb = Sandbox::new();
+    let alice = sb.generate_key("alice");
+    let repo = solo_repo(&sb, &alice, None);
+    let policy = repo.read("ops/policy.yaml");
+    let ours = sb.generate_key("bob");
+    let stock = stock_key(&sb, "id_ed25519", "");
+    for key in [&ours, &stock] {
+        let text = std::fs::read_to_string(&key.path).expect("reading the private key");
+        assert!(text.contains("PRIVATE KEY"), "not a private key file");
+        let path = key.path.display().to_string();
+        // The path of the private key, and its text pasted in place of a public key line.
+        for given in [path.as_str(), text.as_str()] {
+            let out = repo.ops(&alice, &["keys", "add", "bob", given, "--role", "human"]);
+            never_shows(&out, &text);
+            assert_eq!(
+                out.code,
+                Some(2),
+                "exit code of `keys add` with a private key"
+            );
+            assert!(
+                out.stderr()
+                    .contains("is a private key; give the public key (the .pub file or its `ssh-ed25519 AAAA...` line)"),
+                "the refusal does not say what to give instead"
+            );
+        }
+        // The arguments the wrong way round: the key where the name goes.
+        let out = repo.ops(&alice, &["keys", "add", &text, "bob", "--role", "human"]);
+        never_shows(&out, &text);
+        assert_eq!(
+            out.code,
+            Some(2),
+            "exit code of `keys add` with the key as name"
+        );
+        // Given the path, it names the public half beside it.
+        let out = repo.ops(&alice, &["keys", "add", "bob", &path, "--role", "human"]);
+        let hint = format!("hint: its public half is {}", key.pub_path().display());
+        assert!(
+            out.stderr().contains(&hint),
+            "no hint to the .pub file: {:?}",
+            out.stderr().lines().last()
+        );
+    }
+    assert_eq!(
+        repo.read("ops/policy.yaml"),
+        policy,
+        "a refused key changed the policy"
+    );
+
+    // The public half is what goes in.
+    let out = repo
+        .ops(
+            &alice,
+            &[
+                "keys",
+                "add",
+                "bob",
+                &ours.pub_path().display().to_string(),
+                "--role",
+                "human",
+            ],
+        )
+        .ok()
+        .says(&["added bob", "policy version 2"]);
+    never_shows(&out, &std::fs::read_to_string(&ours.path).unwrap());
+    assert!(repo.read("ops/policy.yaml").contains(&ours.public_key()));
+}
+
+#[test]
+fn keys_add_does_not_repeat_a_file_that_is_not_a_public_key() {
+    let sb = Sandbox::new();
+    let alice = sb.generate_key("alice");
+    let repo = solo_repo(&sb, &alice, None);
+    let secret = sb.root.join("token.txt");
+    std::fs::write(&secret, "hunter2-api-token-0123456789\n").unwrap();
+    let out = repo
+        .ops(
+            &alice,
+            &[
+                "keys",
+                "add",
+                "bob",
+                &secret.display().to_string(),
+                "--role",
+                "human",
+            ],
+        )
+        .code(2)
+        .says(&["token.txt: not an OpenSSH public key"]);
+    assert!(!out.text().contains("hunter2"), "{out}");
+}

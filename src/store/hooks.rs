@@ -1,0 +1,174 @@
+//! The hook shims from `hooks/` in the repository's hooks directory (respecting core.hooksPath).
+//! A hook that is not ours is never overwritten without `force`, and then it is kept beside as
+//! `<name>.git-ops-backup`; uninstalling puts it back.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use super::fsutil;
+use super::{Error, Repo};
+
+/// The line every shim carries, by which an installed hook is known to be ours.
+pub const MARKER: &str = "# git-ops hook shim";
+
+pub const SHIMS: [(&str, &str); 6] = [
+    ("pre-commit", include_str!("../../hooks/pre-commit")),
+    (
+        "prepare-commit-msg",
+        include_str!("../../hooks/prepare-commit-msg"),
+    ),
+    ("commit-msg", include_str!("../../hooks/commit-msg")),
+    ("pre-push", include_str!("../../hooks/pre-push")),
+    ("pre-receive", include_str!("../../hooks/pre-receive")),
+    ("update", include_str!("../../hooks/update")),
+];
+
+const CLIENT: [&str; 4] = ["pre-commit", "prepare-commit-msg", "commit-msg", "pre-push"];
+const SERVER: [&str; 1] = ["pre-receive"];
+
+/// The settings a server gets with its hook: git's own checks close doors the hook cannot,
+/// malformed objects (duplicate tree entries read differently by different tools) and
+/// rewritten history.
+const SERVER_SETTINGS: [(&str, &str); 2] = [
+    ("receive.fsckObjects", "true"),
+    ("receive.denyNonFastForwards", "true"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum HooksError {
+    /// A hook that is not git-ops's is in the way.
+    #[error("{} exists and is not a git-ops hook; not overwriting it", .0.display())]
+    Foreign(PathBuf),
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl HooksError {
+    /// What to do next, where the message alone does not say.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            HooksError::Foreign(_) => Some(
+                "chain it yourself (call `git-ops hook NAME \"$@\"` from it), or pass --force to replace it (it is kept as NAME.git-ops-backup)",
+            ),
+            HooksError::Store(_) => None,
+        }
+    }
+}
+
+/// The directory git runs hooks from: `core.hooksPath` (relative to the work tree, or to the
+/// git directory of a bare repository), else `hooks` in the common git directory.
+pub fn hooks_dir(repo: &Repo) -> PathBuf {
+    match repo.config_string("core.hooksPath") {
+        Some(p) if !p.is_empty() => {
+            let p = PathBuf::from(p);
+            if p.is_absolute() {
+                p
+            } else if let Ok(w) = repo.workdir() {
+                w.join(p)
+            } else {
+                repo.common_dir().join(p)
+            }
+        }
+        _ => repo.common_dir().join("hooks"),
+    }
+}
+
+fn is_ours(path: &std::path::Path) -> Option<bool> {
+    fs::read_to_string(path).ok().map(|t| t.contains(MARKER))
+}
+
+/// Installs the shims: the client hooks, or pre-receive in a bare repository (both with
+/// `server`). Every hook is checked before any is written, so a refusal changes nothing.
+/// Returns the paths written.
+pub fn install(repo: &Repo, force: bool, server: bool) -> Result<Vec<PathBuf>, HooksError> {
+    let dir = hooks_dir(repo);
+    let names: Vec<&str> = if repo.is_bare() {
+        SERVER.to_vec()
+    } else if server {
+        CLIENT.iter().chain(SERVER.iter()).copied().collect()
+    } else {
+        CLIENT.to_vec()
+    };
+    if !force
+        && let Some(path) = names
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|path| is_ours(path) == Some(false))
+    {
+        return Err(HooksError::Foreign(path));
+    }
+    let mut done = Vec::new();
+    for name in names {
+        let path = dir.join(name);
+        if is_ours(&path) == Some(false) {
+            let backup = dir.join(format!("{name}.git-ops-backup"));
+            fs::rename(&path, &backup).map_err(|e| Error::io(&path, e))?;
+        }
+        let shim = SHIMS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .expect("every hook has a shim");
+        fsutil::write_atomic(&path, shim.as_bytes(), Some(0o755))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+            .map_err(|e| Error::io(&path, e))?;
+        done.push(path);
+    }
+    Ok(done)
+}
+
+/// In a bare repository, turns on the server settings that are not set yet; returns those set.
+pub fn harden_server(repo: &Repo) -> Result<Vec<(&'static str, &'static str)>, Error> {
+    let mut set = Vec::new();
+    if !repo.is_bare() {
+        return Ok(set);
+    }
+    for (key, value) in SERVER_SETTINGS {
+        if repo.config_string(key).is_none() {
+            repo.set_local_config(key, value)?;
+            set.push((key, value));
+        }
+    }
+    Ok(set)
+}
+
+/// A shim removed by [`uninstall`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub name: &'static str,
+    pub path: PathBuf,
+    /// The hook that was there before git-ops was put back.
+    pub restored: bool,
+}
+
+/// Removes the shims git-ops installed and puts back the hooks they replaced; other hooks are
+/// left alone.
+pub fn uninstall(repo: &Repo) -> Result<Vec<Removed>, Error> {
+    let dir = hooks_dir(repo);
+    let mut removed = Vec::new();
+    for (name, _) in SHIMS {
+        let path = dir.join(name);
+        if is_ours(&path) != Some(true) {
+            continue;
+        }
+        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        let backup = dir.join(format!("{name}.git-ops-backup"));
+        let restored = backup.exists();
+        if restored {
+            fs::rename(&backup, &path).map_err(|e| Error::io(&backup, e))?;
+        }
+        removed.push(Removed {
+            name,
+            path,
+            restored,
+        });
+    }
+    Ok(removed)
+}
+
+/// Whether a server (a bare repository, or an install with `server`) still lacks the pinned
+/// trust root `ops.trustRoot`, which it should have.
+pub fn lacks_trust_root(repo: &Repo, server: bool) -> bool {
+    (repo.is_bare() || server) && repo.config_string("ops.trustRoot").is_none()
+}
