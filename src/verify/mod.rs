@@ -1,9 +1,12 @@
 //! Integrity and approval checks. Everything here returns data (a [`Report`], a
 //! [`records::RecordCheck`]); nothing prints.
 
+pub mod candidate;
 pub mod coverage;
+pub mod decision;
 pub mod grants;
 pub mod ledger;
+pub mod ledger_change;
 pub mod range;
 pub mod records;
 pub mod tags;
