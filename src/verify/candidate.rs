@@ -374,8 +374,8 @@ mod tests {
                 "invalid: its payload changed after signing",
                 judge(&team, &tampered, &[], None),
                 Err(Unusable::Invalid(vec![
-                    "signoff by alice (requester): the signature does not verify".into(),
-                    "signoff by bob (approver): the signature does not verify".into(),
+                    "signoff by alice (requester): signature does not verify".into(),
+                    "signoff by bob (approver): signature does not verify".into(),
                 ])),
             ),
             (
@@ -422,9 +422,6 @@ mod tests {
                     assert_eq!(c.approvals, 1, "{name}");
                     assert_eq!(c.other_direct_approvals, 1, "{name}");
                     assert!(c.requester_human, "{name}");
-                }
-                (Err(Unusable::Invalid(got)), Err(Unusable::Invalid(want))) => {
-                    assert_eq!(got.len(), want.len(), "{name}: {got:?}");
                 }
                 (got, want) => assert_eq!(got.map(|_| ()), want, "{name}"),
             }

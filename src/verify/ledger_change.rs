@@ -352,7 +352,9 @@ mod tests {
             None,
         );
 
-        let rows: Vec<(&str, Vec<&Record>, Option<(&str, &str)>, usize)> = vec![
+        // (case, the new file's records, the one finding expected (code, text), records kept)
+        type Row<'a> = (&'a str, Vec<&'a Record>, Option<(&'a str, &'a str)>, usize);
+        let rows: Vec<Row> = vec![
             ("unchanged", vec![&a, &b], None, 2),
             (
                 "a record appended, a signoff added",
