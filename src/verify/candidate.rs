@@ -222,14 +222,15 @@ pub(crate) fn find(
         return Ok(Err(Unusable::NotAnOperation));
     }
     let check = check_on_side(ctx.new, policy, record, ctx.now, files)?;
-    // Only an approved operation's outcome records are looked for: anything else is refused
-    // before its closing matters.
-    let closed_by = if check.state() == State::Approved {
-        closing_outcome(ctx, id, files)?
-    } else {
-        None
-    };
-    Ok(usable_now(policy, record, &check, closed_by, ctx.now))
+    // Outcome records are looked for only when nothing else refuses the operation, as they
+    // always were; whether one closes it is still usable_now's to decide.
+    let live = usable_now(policy, record, &check, None, ctx.now);
+    if live.is_ok()
+        && let Some(out) = closing_outcome(ctx, id, files)?
+    {
+        return Ok(usable_now(policy, record, &check, Some(out), ctx.now));
+    }
+    Ok(live)
 }
 
 /// An outcome record that closes `id`, in the month files from `id`'s month to now's.
