@@ -2,28 +2,33 @@
 //! HEAD) allowed? Returns a report; prints nothing.
 //!
 //! The policy in force is the old side's (the parent commit's), so a change can never loosen the
-//! rules it is judged by. Ledger files follow their own rule: records and signoffs may be added
-//! (each checked on its own), nothing may be edited or removed.
+//! rules it is judged by. Ledger files follow their own rule ([`super::ledger_change`]): records
+//! and signoffs may be added (each checked on its own), nothing may be edited or removed. Which
+//! linked operations could cover the change is [`super::candidate`]'s question, and whether one
+//! covers a path is [`super::decision`]'s; `judge` only puts them together.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::Datelike;
-
+use super::candidate::{self, Candidate, Unusable};
+use super::decision::{PathNeeds, decide};
 use super::grants::{GrantClock, GrantIndex};
-use super::records::{RecordCheck, State, check_record, check_record_with};
+use super::ledger_change::{Files, check_ledger_change, load_file};
+use super::records::{RecordCheck, check_record, check_record_with};
 use super::{Finding, Report, Severity};
 use crate::model::glob::Glob;
 use crate::model::policy::{LEDGER_DIR, POLICY_PATH, Policy};
 use crate::model::record::Record;
-use crate::model::{Kind, RecordId, RiskClass, Timestamp, yaml};
+use crate::model::{RecordId, RiskClass, Timestamp, yaml};
 use crate::store::diff::{Change, ChangeKind, EntryKind};
-use crate::store::ledger::{LedgerFile, month_of, month_path};
-use crate::store::snapshot::SideReader;
+use crate::store::ledger::{LedgerFile, month_of};
+use crate::store::snapshot::Side;
 use crate::store::{self};
 
+pub use super::ledger_change::preserved;
+
 pub struct ChangeContext<'a> {
-    pub old: &'a SideReader<'a>,
-    pub new: &'a SideReader<'a>,
+    pub old: &'a dyn Side,
+    pub new: &'a dyn Side,
     pub changes: &'a [Change],
     /// Ids the change names: `Ops-Id:` trailers, or the active operation for pre-commit.
     pub links: &'a [RecordId],
@@ -51,34 +56,67 @@ pub struct Judgement {
     pub bootstrap: bool,
 }
 
-type Files = HashMap<String, Option<Result<LedgerFile, String>>>;
+/// Clocks disagree a little; more than this and a claimed time is refused.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+type Candidates = BTreeMap<RecordId, Result<Candidate, Unusable>>;
 
 fn parse_policy(text: Option<String>) -> Option<Result<Policy, String>> {
     text.map(|t| yaml::parse_policy(&t).map_err(|e| e.to_string()))
-}
-
-fn load_file(
-    reader: &SideReader<'_>,
-    cache: &mut Files,
-    path: &str,
-) -> Result<Option<Result<LedgerFile, String>>, store::Error> {
-    if let Some(v) = cache.get(path) {
-        return Ok(v.clone());
-    }
-    let v = reader
-        .read_string(path)?
-        .map(|text| LedgerFile::parse(path, text).map_err(|e| e.to_string()));
-    cache.insert(path.to_string(), v.clone());
-    Ok(v)
 }
 
 /// Judges a change. I/O errors (a missing object, an unreadable file) are returned, and callers
 /// reject the change: fail closed.
 pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
     let mut j = Judgement::default();
-    let old_policy = parse_policy(ctx.old.read_string(POLICY_PATH)?);
-    let policy = match old_policy {
-        Some(Ok(p)) => p,
+    let Some(policy) = policy_in_force(ctx, &mut j)? else {
+        return Ok(j);
+    };
+    let mut old_files: Files = HashMap::new();
+    let mut new_files: Files = HashMap::new();
+    let mut linked: BTreeSet<RecordId> = BTreeSet::new();
+    let mut governed: Vec<&Change> = Vec::new();
+    for c in ctx.changes {
+        if c.path.starts_with(&format!("{LEDGER_DIR}/")) {
+            if is_link(c) {
+                j.report.push(
+                    Finding::error(
+                        "symlink",
+                        format!(
+                            "{}: symlinks and submodules are refused in the ledger",
+                            c.path
+                        ),
+                    )
+                    .at(&c.path, None),
+                );
+                continue;
+            }
+            let (old, new) = (&mut old_files, &mut new_files);
+            check_ledger_change(ctx, &policy, c, old, new, &mut linked, &mut j.report)?;
+        } else if check_path(&policy, c, &mut j.report) {
+            governed.push(c);
+        }
+    }
+    check_policy_change(ctx, &policy, &mut j.report)?;
+    if !governed.is_empty() {
+        let candidates = linked_candidates(ctx, &policy, &linked, &mut new_files, &mut j.report)?;
+        for c in governed {
+            let verdict = judge_path(&policy, &c.path, &candidates, &mut j.report);
+            j.governed.push(verdict);
+        }
+    }
+    j.linked_by_change = linked.into_iter().collect();
+    Ok(j)
+}
+
+/// The old side's policy. None when there is nothing to judge by: the old side has none (and the
+/// change may bootstrap one), or it does not parse (reported).
+fn policy_in_force(
+    ctx: &ChangeContext<'_>,
+    j: &mut Judgement,
+) -> Result<Option<Policy>, store::Error> {
+    match parse_policy(ctx.old.read_string(POLICY_PATH)?) {
+        Some(Ok(p)) => Ok(Some(p)),
         Some(Err(e)) => {
             j.report.push(
                 Finding::error(
@@ -87,125 +125,116 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
                 )
                 .at(POLICY_PATH, None),
             );
-            return Ok(j);
+            Ok(None)
         }
         None => {
             // Nothing was governed before this change.
-            if let Some(new) = parse_policy(ctx.new.read_string(POLICY_PATH)?) {
-                match new {
-                    Ok(_) => j.bootstrap = true,
-                    Err(e) => j.report.push(
-                        Finding::error(
-                            "policy-invalid",
-                            format!("the new policy does not parse: {e}"),
-                        )
-                        .at(POLICY_PATH, None),
-                    ),
-                }
-            }
-            return Ok(j);
-        }
-    };
-
-    let mut old_files: Files = HashMap::new();
-    let mut new_files: Files = HashMap::new();
-    let mut linked: BTreeSet<RecordId> = BTreeSet::new();
-    let mut governed: Vec<&Change> = Vec::new();
-
-    for c in ctx.changes {
-        let path = c.path.as_str();
-        let new_kind = c.new.map(|(_, k)| k);
-        if path.starts_with(&format!("{LEDGER_DIR}/")) {
-            if matches!(new_kind, Some(EntryKind::Symlink | EntryKind::Submodule)) {
-                j.report.push(
+            match parse_policy(ctx.new.read_string(POLICY_PATH)?) {
+                Some(Ok(_)) => j.bootstrap = true,
+                Some(Err(e)) => j.report.push(
                     Finding::error(
-                        "symlink",
-                        format!("{path}: symlinks and submodules are refused in the ledger"),
+                        "policy-invalid",
+                        format!("the new policy does not parse: {e}"),
                     )
-                    .at(path, None),
-                );
-                continue;
-            }
-            check_ledger_change(
-                ctx,
-                &policy,
-                c,
-                &mut old_files,
-                &mut new_files,
-                &mut linked,
-                &mut j.report,
-            )?;
-            continue;
-        }
-        if matches!(c.kind, ChangeKind::Modified | ChangeKind::Deleted) && policy.is_immutable(path)
-        {
-            let what = if c.kind == ChangeKind::Deleted {
-                "deleted"
-            } else {
-                "modified"
-            };
-            j.report.push(
-                Finding::error(
-                    "immutable",
-                    format!("{path} is immutable under the policy (may be added, never changed or deleted) and was {what}; add a new artifact that refers to it instead"),
-                )
-                .at(path, None),
-            );
-        }
-        if policy.governs(path) {
-            if matches!(new_kind, Some(EntryKind::Symlink | EntryKind::Submodule)) {
-                j.report.push(
-                    Finding::error(
-                        "symlink",
-                        format!("{path}: symlinks and submodules are refused under governed paths"),
-                    )
-                    .at(path, None),
-                );
-            }
-            governed.push(c);
-        }
-    }
-
-    // A policy change must parse, and its version must increase.
-    if let Some(c) = ctx.changes.iter().find(|c| c.path == POLICY_PATH) {
-        match parse_policy(ctx.new.read_string(POLICY_PATH)?) {
-            None => j.report.push(
-                Finding::error("policy-removed", format!("{POLICY_PATH} is deleted; a governed repository keeps its policy"))
                     .at(POLICY_PATH, None),
-            ),
-            Some(Err(e)) => j
-                .report
-                .push(Finding::error("policy-invalid", format!("the new policy does not parse: {e}")).at(POLICY_PATH, None)),
-            Some(Ok(new)) if new.version <= policy.version && c.kind == ChangeKind::Modified => j.report.push(
-                Finding::error(
-                    "policy-version",
-                    format!(
-                        "the policy changed but its version went from {} to {}; it must increase with every change",
-                        policy.version, new.version
-                    ),
-                )
-                .at(POLICY_PATH, None),
-            ),
-            Some(Ok(_)) => {}
+                ),
+                None => {}
+            }
+            Ok(None)
         }
     }
+}
 
-    if governed.is_empty() {
-        j.linked_by_change = linked.into_iter().collect();
-        return Ok(j);
+fn is_link(c: &Change) -> bool {
+    matches!(
+        c.new.map(|(_, k)| k),
+        Some(EntryKind::Symlink | EntryKind::Submodule)
+    )
+}
+
+/// Reports what is wrong with a change to a path outside the ledger on its own (an immutable
+/// path changed, a symlink under a governed path); returns whether the path is governed.
+fn check_path(policy: &Policy, c: &Change, report: &mut Report) -> bool {
+    let path = c.path.as_str();
+    if matches!(c.kind, ChangeKind::Modified | ChangeKind::Deleted) && policy.is_immutable(path) {
+        let what = if c.kind == ChangeKind::Deleted {
+            "deleted"
+        } else {
+            "modified"
+        };
+        report.push(
+            Finding::error(
+                "immutable",
+                format!("{path} is immutable under the policy (may be added, never changed or deleted) and was {what}; add a new artifact that refers to it instead"),
+            )
+            .at(path, None),
+        );
     }
+    if !policy.governs(path) {
+        return false;
+    }
+    if is_link(c) {
+        report.push(
+            Finding::error(
+                "symlink",
+                format!("{path}: symlinks and submodules are refused under governed paths"),
+            )
+            .at(path, None),
+        );
+    }
+    true
+}
 
-    // Candidates: records linked by this change, then those the trailers name.
-    let mut candidates: BTreeMap<RecordId, Result<Candidate, String>> = BTreeMap::new();
+/// A policy change must parse, and its version must increase.
+fn check_policy_change(
+    ctx: &ChangeContext<'_>,
+    policy: &Policy,
+    report: &mut Report,
+) -> Result<(), store::Error> {
+    let Some(c) = ctx.changes.iter().find(|c| c.path == POLICY_PATH) else {
+        return Ok(());
+    };
+    match parse_policy(ctx.new.read_string(POLICY_PATH)?) {
+        None => report.push(
+            Finding::error("policy-removed", format!("{POLICY_PATH} is deleted; a governed repository keeps its policy"))
+                .at(POLICY_PATH, None),
+        ),
+        Some(Err(e)) => report
+            .push(Finding::error("policy-invalid", format!("the new policy does not parse: {e}")).at(POLICY_PATH, None)),
+        Some(Ok(new)) if new.version <= policy.version && c.kind == ChangeKind::Modified => report.push(
+            Finding::error(
+                "policy-version",
+                format!(
+                    "the policy changed but its version went from {} to {}; it must increase with every change",
+                    policy.version, new.version
+                ),
+            )
+            .at(POLICY_PATH, None),
+        ),
+        Some(Ok(_)) => {}
+    }
+    Ok(())
+}
+
+/// Candidates: records linked by this change, then those the trailers name. A trailer that names
+/// an operation which cannot cover the change is warned about.
+fn linked_candidates(
+    ctx: &ChangeContext<'_>,
+    policy: &Policy,
+    linked: &BTreeSet<RecordId>,
+    files: &mut Files,
+    report: &mut Report,
+) -> Result<Candidates, store::Error> {
+    let mut candidates = Candidates::new();
     for id in linked.iter().chain(ctx.links.iter()) {
         if candidates.contains_key(id) {
             continue;
         }
-        let c = candidate(ctx, &policy, id, &mut new_files)?;
+        let c = candidate::find(ctx, policy, id, files)?;
         if ctx.links.contains(id)
             && let Err(why) = &c
         {
-            j.report.push(
+            report.push(
                 Finding::new(
                     Severity::Warning,
                     "link-unusable",
@@ -216,129 +245,77 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
         }
         candidates.insert(*id, c);
     }
-
-    for c in governed {
-        let path = c.path.as_str();
-        let rules: Vec<_> = policy.rules_for(path).collect();
-        let min_risk = rules.iter().map(|r| r.min_risk).max();
-        let need_approvals = rules.iter().filter_map(|r| r.approvals).max().unwrap_or(0);
-        let human_only = rules.iter().any(|r| r.human_only);
-        let mut reasons = Vec::new();
-        let mut covered_by = None;
-        for (id, cand) in &candidates {
-            let Ok(cand) = cand else { continue };
-            if !cand.allowed.iter().any(|g| g.matches(path)) {
-                reasons.push(format!(
-                    "{id} does not allow {path} (allowed_paths: {})",
-                    cand.allowed_text.join(", ")
-                ));
-                continue;
-            }
-            if let Some(min) = min_risk
-                && cand.risk < min
-            {
-                reasons.push(format!(
-                    "{id} is {} but {path} needs at least {min}",
-                    cand.risk
-                ));
-                continue;
-            }
-            if cand.approvals < need_approvals {
-                reasons.push(format!(
-                    "{id} has {} approvals but {path} needs {need_approvals}",
-                    cand.approvals
-                ));
-                continue;
-            }
-            // The policy decides everything else: changing it always takes a human requester and,
-            // where there is more than one human approver, another human's own approval, whatever
-            // the risk classes say.
-            let needs_second = policy.signers.values().filter(|e| e.is_approver()).count() > 1;
-            if path == POLICY_PATH
-                && !(cand.requester_human && (cand.other_direct_approvals >= 1 || !needs_second))
-            {
-                reasons.push(format!(
-                    "{path} needs an operation requested by a human and approved by another human ({id} is not)"
-                ));
-                continue;
-            }
-            if human_only && !cand.requester_human {
-                reasons.push(format!(
-                    "{path} is human-only, and {id} was requested by automation"
-                ));
-                continue;
-            }
-            if human_only && cand.direct_approvals < cand.required.max(need_approvals) {
-                reasons.push(format!(
-                    "{path} is human-only, and {id} has {} approvals signed by humans themselves (grants never count here)",
-                    cand.direct_approvals
-                ));
-                continue;
-            }
-            covered_by = Some(*id);
-            break;
-        }
-        let rule_names: Vec<String> = rules
-            .iter()
-            .flat_map(|r| {
-                r.paths
-                    .iter()
-                    .filter(|g| g.matches(path))
-                    .map(|g| g.as_str().to_string())
-            })
-            .chain((path == POLICY_PATH).then(|| "the policy file itself".to_string()))
-            .collect();
-        if covered_by.is_none() {
-            let mut msg = format!(
-                "{path} is governed ({}{}) and no approved, live operation linked to this change covers it",
-                rule_names.join(", "),
-                min_risk
-                    .map(|r| format!("; min risk {r}"))
-                    .unwrap_or_default()
-            );
-            if candidates.is_empty() {
-                msg.push_str(
-                    "; no operation is linked (add one in the same change, or an Ops-Id trailer)",
-                );
-            }
-            for r in &reasons {
-                msg.push_str("; ");
-                msg.push_str(r);
-            }
-            for (id, cand) in &candidates {
-                if let Err(why) = cand {
-                    msg.push_str(&format!("; {id}: {why}"));
-                }
-            }
-            j.report
-                .push(Finding::error("uncovered", msg).at(path, None));
-        }
-        j.governed.push(PathVerdict {
-            path: path.to_string(),
-            rules: rule_names,
-            min_risk,
-            covered_by,
-        });
-    }
-    j.linked_by_change = linked.into_iter().collect();
-    Ok(j)
+    Ok(candidates)
 }
 
-/// Checks `record` under `policy`; a record with grant signoffs is judged against every grant,
-/// revocation and halt in the new side's ledger, at the verifier's clock.
-fn check_now(
-    ctx: &ChangeContext<'_>,
+/// Decides one governed path against the candidates; reports it when none covers it.
+fn judge_path(
     policy: &Policy,
-    record: &Record,
-    files: &mut Files,
-) -> Result<RecordCheck, store::Error> {
-    check_on_side(ctx.new, policy, record, ctx.now, files)
+    path: &str,
+    candidates: &Candidates,
+    report: &mut Report,
+) -> PathVerdict {
+    let rules: Vec<_> = policy.rules_for(path).collect();
+    let needs = PathNeeds {
+        min_risk: rules.iter().map(|r| r.min_risk).max(),
+        approvals: rules.iter().filter_map(|r| r.approvals).max().unwrap_or(0),
+        human_only: rules.iter().any(|r| r.human_only),
+        policy_file: path == POLICY_PATH,
+    };
+    let human_approvers = policy.signers.values().filter(|e| e.is_approver()).count();
+    let usable = candidates.values().filter_map(|c| c.as_ref().ok());
+    let decision = decide(path, &needs, human_approvers, usable);
+    let rule_names: Vec<String> = rules
+        .iter()
+        .flat_map(|r| {
+            r.paths
+                .iter()
+                .filter(|g| g.matches(path))
+                .map(|g| g.as_str().to_string())
+        })
+        .chain(
+            needs
+                .policy_file
+                .then(|| "the policy file itself".to_string()),
+        )
+        .collect();
+    if let Err(reasons) = &decision {
+        let mut msg = format!(
+            "{path} is governed ({}{}) and no approved, live operation linked to this change covers it",
+            rule_names.join(", "),
+            needs
+                .min_risk
+                .map(|r| format!("; min risk {r}"))
+                .unwrap_or_default()
+        );
+        if candidates.is_empty() {
+            msg.push_str(
+                "; no operation is linked (add one in the same change, or an Ops-Id trailer)",
+            );
+        }
+        for r in reasons {
+            msg.push_str("; ");
+            msg.push_str(r);
+        }
+        for (id, cand) in candidates {
+            if let Err(why) = cand {
+                msg.push_str(&format!("; {id}: {why}"));
+            }
+        }
+        report.push(Finding::error("uncovered", msg).at(path, None));
+    }
+    PathVerdict {
+        path: path.to_string(),
+        rules: rule_names,
+        min_risk: needs.min_risk,
+        covered_by: decision.ok(),
+    }
 }
 
 /// Every grant, revocation, halt and resume in the ledger on `side` (month files that do not
 /// parse are skipped: they are reported where they are read).
 pub fn grant_index_on_side(
-    side: &SideReader<'_>,
+    side: &dyn Side,
     policy: &Policy,
     files: &mut HashMap<String, Option<Result<LedgerFile, String>>>,
 ) -> Result<GrantIndex, store::Error> {
@@ -359,7 +336,7 @@ pub fn grant_index_on_side(
 
 /// Checks `record` as of the ledger on `side` at time `now` (grant signoffs included).
 pub fn check_on_side(
-    side: &SideReader<'_>,
+    side: &dyn Side,
     policy: &Policy,
     record: &Record,
     now: Timestamp,
@@ -376,20 +353,6 @@ pub fn check_on_side(
     ))
 }
 
-/// An operation that could cover paths.
-struct Candidate {
-    risk: RiskClass,
-    allowed: Vec<Glob>,
-    allowed_text: Vec<String>,
-    approvals: u32,
-    /// Approvals signed by humans themselves, not through a grant.
-    direct_approvals: u32,
-    requester_human: bool,
-    /// Direct approvals by someone other than the requester.
-    other_direct_approvals: u32,
-    required: u32,
-}
-
 /// An allowed path is anchored at the repository root (`deploy/` is `/deploy/`).
 pub fn allowed_glob(p: &str) -> Option<Glob> {
     let p = p.trim().trim_start_matches("./").trim_start_matches('/');
@@ -399,399 +362,515 @@ pub fn allowed_glob(p: &str) -> Option<Glob> {
     Glob::new(&format!("/{p}")).ok()
 }
 
-fn candidate(
-    ctx: &ChangeContext<'_>,
-    policy: &Policy,
-    id: &RecordId,
-    files: &mut Files,
-) -> Result<Result<Candidate, String>, store::Error> {
-    if id.kind() != crate::model::IdKind::Operation {
-        return Ok(Err("not an operation id".into()));
+/// Keys, a policy and signed records built in memory, for the tests of this module and its
+/// neighbours (candidate, decision, ledger_change).
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use crate::crypto::{Keypair, signoff};
+    use crate::model::policy::Policy;
+    use crate::model::record::Record;
+    use crate::model::{RecordId, Role, SignerName, Timestamp, yaml};
+
+    pub const MONTH_FILE: &str = "ops/ledger/2026-01.yaml";
+
+    /// alice and bob are human approvers, carol is a human who may not approve, bot is
+    /// automation.
+    pub struct Team {
+        pub alice: Keypair,
+        pub bob: Keypair,
+        pub carol: Keypair,
+        pub bot: Keypair,
     }
-    let path = month_path(&id.month());
-    let Some(file) = load_file(ctx.new, files, &path)? else {
-        return Ok(Err(format!(
-            "no such record in this change's ledger ({path} is not in it; is it staged? `git add {path}`)"
-        )));
-    };
-    let file = match file {
-        Ok(f) => f,
-        Err(e) => return Ok(Err(format!("its ledger file does not parse: {e}"))),
-    };
-    let Some((_, record)) = file.records.iter().find(|(_, r)| r.id() == id) else {
-        return Ok(Err(format!(
-            "no such record in this change's ledger (if it is in your working tree, stage it: `git add {path}`)"
-        )));
-    };
-    let Record::Operation(op) = record else {
-        return Ok(Err("not an operation".into()));
-    };
-    let check = check_now(ctx, policy, record, files)?;
-    match check.state() {
-        State::Approved => {}
-        State::Pending => {
-            let mut why = if check.human_only && check.approvals() >= check.required {
+
+    impl Team {
+        pub fn new() -> Team {
+            let key = |n: &str| Keypair::generate(n).expect("generating a test key");
+            Team {
+                alice: key("alice"),
+                bob: key("bob"),
+                carol: key("carol"),
+                bot: key("bot"),
+            }
+        }
+
+        fn key(&self, name: &str) -> &Keypair {
+            match name {
+                "alice" => &self.alice,
+                "bob" => &self.bob,
+                "carol" => &self.carol,
+                "bot" => &self.bot,
+                _ => panic!("no test signer {name}"),
+            }
+        }
+
+        /// The policy text; `approvers` names the signers with the approver role.
+        pub fn policy_text_with(&self, version: u64, approvers: &[&str]) -> String {
+            let roles = |n: &str, human: bool| {
+                let mut r = vec![if human { "human" } else { "automation" }];
+                if approvers.contains(&n) {
+                    r.push("approver");
+                }
                 format!(
-                    "pending: it touches a human-only rule, which needs {} approvals signed by humans themselves, and grants do not count there ({} so far)",
-                    check.required,
-                    check.direct_approvals()
-                )
-            } else {
-                format!(
-                    "pending: {} of {} approvals (run `git ops sign {id}`)",
-                    check.approvals(),
-                    check.required
+                    "  {n}: {{ key: \"{}\", roles: [{}] }}\n",
+                    self.key(n).public().without_comment(),
+                    r.join(", ")
                 )
             };
-            for n in &check.notes {
-                why.push_str("; ");
-                why.push_str(n);
+            format!(
+                "version: {version}\nsigners:\n{}{}{}{}\
+                 risk_classes:\n  READ_ONLY: {{ approvals: 0 }}\n  LOW_RISK_CONFIG: {{ approvals: 0, self_approval: true }}\n\
+                 \x20 SERVICE_RESTART: {{ approvals: 1 }}\n  FILESYSTEM_WRITE: {{ approvals: 1 }}\n\
+                 rules:\n  - {{ paths: [\"ops/**\", \"deploy/**\"], min_risk: LOW_RISK_CONFIG }}\n\
+                 \x20 - {{ paths: [\"deploy/prod/**\"], min_risk: SERVICE_RESTART, approvals: 2 }}\n\
+                 \x20 - {{ paths: [\"ops/PRODUCTION_LOCK.md\"], min_risk: FILESYSTEM_WRITE, approvals: 2, human_only: true }}\n",
+                roles("alice", true),
+                roles("bob", true),
+                roles("carol", true),
+                roles("bot", false),
+            )
+        }
+
+        pub fn policy_text(&self, version: u64) -> String {
+            self.policy_text_with(version, &["alice", "bob"])
+        }
+
+        pub fn policy(&self) -> Policy {
+            yaml::parse_policy(&self.policy_text(1)).expect("the test policy parses")
+        }
+
+        /// Adds `name`'s signoff to `r` in `role`, at `at`, under `grant` if any.
+        pub fn sign(&self, r: &mut Record, name: &str, role: Role, at: &str, grant: Option<&str>) {
+            let by: SignerName = name.parse().expect("a signer name");
+            let grant = grant.map(|g| g.parse::<RecordId>().expect("a grant id"));
+            let s = signoff(r, self.key(name), &by, role, ts(at), grant).expect("signing");
+            r.signoffs_mut().push(s);
+        }
+
+        /// An operation requested by `requester` and approved directly by `approvers`.
+        pub fn approved(&self, spec: &OpSpec, requester: &str, approvers: &[&str]) -> Record {
+            let mut r = spec.record();
+            self.sign(&mut r, requester, Role::Requester, spec.created, None);
+            for a in approvers {
+                self.sign(&mut r, a, Role::Approver, spec.created, None);
             }
-            return Ok(Err(why));
+            r
         }
 
-        State::Invalid => {
-            let why: Vec<_> = check.problems.iter().map(|(_, m)| m.as_str()).collect();
-            return Ok(Err(format!("invalid: {}", why.join("; "))));
-        }
-    }
-    let expires = op.expires_at.or_else(|| {
-        op.created_at
-            .map(|c| c.plus_hours(policy.operations.default_window_hours.into()))
-    });
-    match expires {
-        None => {
-            return Ok(Err(
-                "it has neither expires_at nor created_at, so its window cannot be judged".into(),
-            ));
-        }
-        Some(e) if ctx.now >= e => return Ok(Err(format!("expired at {e}"))),
-        Some(_) => {}
-    }
-    if let Some(c) = op.created_at
-        && c.unix() > ctx.now.unix() + MAX_CLOCK_SKEW_SECS
-    {
-        return Ok(Err(format!("created_at {c} is in the future")));
-    }
-    if let Some(out) = closing_outcome(ctx, id, files)? {
-        return Ok(Err(format!("closed by outcome {out}")));
-    }
-    let allowed: Vec<Glob> = op
-        .allowed_paths
-        .iter()
-        .filter_map(|p| allowed_glob(p))
-        .collect();
-    Ok(Ok(Candidate {
-        risk: op.risk_class,
-        allowed,
-        allowed_text: op.allowed_paths.clone(),
-        approvals: check.approvals(),
-        direct_approvals: check.direct_approvals(),
-        requester_human: check.requester_human,
-        other_direct_approvals: check
-            .approvers
-            .iter()
-            .filter(|a| Some(*a) != check.requester.as_ref())
-            .count() as u32,
-        required: check.required,
-    }))
-}
-
-/// Clocks disagree a little; more than this and a claimed time is refused.
-pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
-
-/// An outcome record that closes `id`, in the month files from `id`'s month to now's.
-fn closing_outcome(
-    ctx: &ChangeContext<'_>,
-    id: &RecordId,
-    files: &mut Files,
-) -> Result<Option<RecordId>, store::Error> {
-    let (mut y, mut m) = (id.date().year(), id.date().month());
-    let end = ctx.now.date();
-    let mut guard = 0;
-    while (y, m) <= (end.year(), end.month()) && guard < 120 {
-        let path = month_path(&format!("{y:04}-{m:02}"));
-        if let Some(Ok(f)) = load_file(ctx.new, files, &path)? {
-            for (_, r) in &f.records {
-                if let Record::Outcome(o) = r
-                    && &o.operation_id == id
-                {
-                    return Ok(Some(o.outcome_id));
-                }
-            }
-        }
-        m += 1;
-        if m == 13 {
-            m = 1;
-            y += 1;
-        }
-        guard += 1;
-    }
-    Ok(None)
-}
-
-/// What must hold between any earlier and later state of a ledger file: every earlier record is
-/// still there, in the same order, with the same payload and every earlier signoff exactly as it
-/// was (signoffs are only added). Returns the records that kept all that, as (span in the new
-/// file, old record, new record); everything else is reported.
-pub fn preserved<'a>(
-    path: &str,
-    old: &'a LedgerFile,
-    new: &'a LedgerFile,
-    report: &mut Report,
-) -> Vec<(&'a crate::model::yaml::DocSpan, &'a Record, &'a Record)> {
-    let mut kept = Vec::new();
-    for (_, r_old) in &old.records {
-        let id = r_old.id();
-        let Some((span, r_new)) = new.records.iter().find(|(_, r)| r.id() == id) else {
-            report.push(
-                Finding::error(
-                    "record-removed",
-                    format!("{id} was removed from {path}; records are never removed"),
-                )
-                .at(path, None)
-                .record(*id),
+        /// GRANT-2026-01-27-001 for bot: SERVICE_RESTART and FILESYSTEM_WRITE on `paths`, service web in prod, issued by
+        /// alice and approved by bob, live from 08:00 to midnight on 2026-01-27.
+        pub fn grant(&self, paths: &str) -> Record {
+            let mut r = yaml::parse_record(
+                &format!(
+                    "record: grant\ngrant_id: GRANT-2026-01-27-001\ngrantee: bot\ncreated_at: 2026-01-27T08:00:00Z\n\
+                     expires_at: 2026-01-28T00:00:00Z\nscope: {{ risk_classes: [SERVICE_RESTART, FILESYSTEM_WRITE], paths: [{paths}], services: [web], environments: [prod] }}\n"
+                ),
+                1,
+            )
+            .expect("the test grant parses");
+            self.sign(
+                &mut r,
+                "alice",
+                Role::Requester,
+                "2026-01-27T08:00:00Z",
+                None,
             );
-            continue;
-        };
-        if r_new.payload_sha256() != r_old.payload_sha256() {
-            let a = yaml::render_value(&r_old.payload_json());
-            let b = yaml::render_value(&r_new.payload_json());
-            let diff = similar::TextDiff::from_lines(&a, &b)
-                .unified_diff()
-                .context_radius(2)
-                .header(&format!("{id} before"), &format!("{id} after"))
-                .to_string();
-            report.push(
-                Finding::error(
+            self.sign(&mut r, "bob", Role::Approver, "2026-01-27T08:00:00Z", None);
+            r
+        }
+
+        /// An operation bot requested and approved under GRANT-2026-01-27-001.
+        pub fn under_grant(&self, spec: &OpSpec) -> Record {
+            let mut r = spec.record();
+            self.sign(&mut r, "bot", Role::Requester, spec.created, None);
+            self.sign(
+                &mut r,
+                "bot",
+                Role::Approver,
+                spec.created,
+                Some("GRANT-2026-01-27-001"),
+            );
+            r
+        }
+    }
+
+    /// What the operation declares.
+    #[derive(Clone, Copy)]
+    pub struct OpSpec {
+        pub id: &'static str,
+        pub risk: &'static str,
+        pub paths: &'static str,
+        pub created: &'static str,
+        pub expires: Option<&'static str>,
+    }
+
+    impl OpSpec {
+        pub fn new(id: &'static str, risk: &'static str, paths: &'static str) -> OpSpec {
+            OpSpec {
+                id,
+                risk,
+                paths,
+                created: "2026-01-27T09:00:00Z",
+                expires: None,
+            }
+        }
+
+        pub fn record(&self) -> Record {
+            let mut text = format!(
+                "operation_id: {}\noperation_name: n\nobjective: o\nrisk_class: {}\nblast_radius: b\n\
+                 rollback_strategy: r\nallowed_paths: [{}]\nallowed_services: [web]\nenvironment: prod\n\
+                 created_at: {}\n",
+                self.id, self.risk, self.paths, self.created
+            );
+            if let Some(e) = self.expires {
+                text.push_str(&format!("expires_at: {e}\n"));
+            }
+            yaml::parse_record(&text, 1).expect("the test operation parses")
+        }
+    }
+
+    /// An outcome record closing `op`.
+    pub fn outcome(team: &Team, op: &str) -> Record {
+        let mut r = yaml::parse_record(
+            &format!(
+                "record: outcome\noperation_id: {op}\noutcome_id: OUT-2026-01-27-001\noutcome: SUCCESS\n"
+            ),
+            1,
+        )
+        .expect("the test outcome parses");
+        team.sign(
+            &mut r,
+            "alice",
+            Role::Requester,
+            "2026-01-27T09:30:00Z",
+            None,
+        );
+        r
+    }
+
+    /// A ledger file's text holding `records`, in order.
+    pub fn ledger(records: &[&Record]) -> String {
+        records.iter().map(|r| yaml::render_record(r)).collect()
+    }
+
+    pub fn ts(s: &str) -> Timestamp {
+        s.parse().expect("a test timestamp")
+    }
+
+    pub fn id(s: &str) -> RecordId {
+        s.parse().expect("a test record id")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{MONTH_FILE, OpSpec, Team, id, ledger, outcome, ts};
+    use super::*;
+    use crate::store::snapshot::MemorySide;
+
+    const NOW: &str = "2026-01-27T10:00:00Z";
+
+    fn judge_sides(old: &MemorySide, new: &MemorySide, links: &[&str]) -> Judgement {
+        let changes = old.changes_to(new);
+        let links: Vec<RecordId> = links.iter().map(|l| id(l)).collect();
+        judge(&ChangeContext {
+            old,
+            new,
+            changes: &changes,
+            links: &links,
+            now: ts(NOW),
+        })
+        .expect("judging in memory cannot fail to read")
+    }
+
+    /// What a row expects.
+    enum Want {
+        /// Every governed path covered by this operation, no errors.
+        Covered(&'static str),
+        /// `path` reported uncovered, with a message containing the text.
+        Uncovered(&'static str, &'static str),
+        /// An error finding with this code and a message containing the text.
+        Error(&'static str, &'static str),
+    }
+
+    #[test]
+    fn judging_changes_over_memory_sides() {
+        let team = Team::new();
+        let grant = team.grant("\"deploy/\"");
+        let narrow_grant = team.grant("\"ops/runbooks/\"");
+        let wide_grant = team.grant("\"deploy/\", \"ops/\"");
+        let base = MemorySide::new()
+            .with(POLICY_PATH, team.policy_text(1))
+            .with("deploy/web.yaml", "replicas: 1\n")
+            .with("deploy/db.yaml", "size: 1\n")
+            .with("ops/PRODUCTION_LOCK.md", "locked\n")
+            .with(MONTH_FILE, ledger(&[&grant]));
+        let with_ledger = |records: &[&Record]| base.clone().with(MONTH_FILE, ledger(records));
+        let edit = |side: MemorySide| side.with("deploy/web.yaml", "replicas: 2\n");
+
+        let deploy = OpSpec::new("OPS-2026-01-27-001", "SERVICE_RESTART", "\"deploy/\"");
+        let approved = team.approved(&deploy, "alice", &["bob"]);
+        let pending = team.approved(&deploy, "alice", &[]);
+        let expired = team.approved(
+            &OpSpec {
+                expires: Some("2026-01-27T09:30:00Z"),
+                ..deploy
+            },
+            "alice",
+            &["bob"],
+        );
+        let closed = outcome(&team, "OPS-2026-01-27-001");
+        let by_grant = team.under_grant(&deploy);
+        let by_grant_db_only = team.under_grant(&OpSpec::new(
+            "OPS-2026-01-27-001",
+            "SERVICE_RESTART",
+            "\"deploy/db.yaml\"",
+        ));
+        let lock = OpSpec::new(
+            "OPS-2026-01-27-001",
+            "FILESYSTEM_WRITE",
+            "\"ops/PRODUCTION_LOCK.md\"",
+        );
+        let lock_by_grant = team.under_grant(&lock);
+        let lock_by_humans = team.approved(&lock, "alice", &["bob"]);
+        let policy_op = team.approved(
+            &OpSpec::new(
+                "OPS-2026-01-27-001",
+                "LOW_RISK_CONFIG",
+                "\"ops/policy.yaml\"",
+            ),
+            "alice",
+            &["bob"],
+        );
+        let mut edited = approved.clone();
+        if let Record::Operation(op) = &mut edited {
+            op.objective = "another objective".into();
+        }
+
+        let rows: Vec<(&str, MemorySide, MemorySide, &[&str], Want)> = vec![
+            (
+                "nothing linked",
+                base.clone(),
+                edit(base.clone()),
+                &[],
+                Want::Uncovered("deploy/web.yaml", "no operation is linked"),
+            ),
+            (
+                "an approved operation added in the same change",
+                base.clone(),
+                edit(with_ledger(&[&grant, &approved])),
+                &[],
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+            (
+                "a pending operation added in the same change",
+                base.clone(),
+                edit(with_ledger(&[&grant, &pending])),
+                &[],
+                Want::Uncovered("deploy/web.yaml", "no operation is linked"),
+            ),
+            (
+                "an Ops-Id to an approved operation of the ledger",
+                with_ledger(&[&grant, &approved]),
+                edit(with_ledger(&[&grant, &approved])),
+                &["OPS-2026-01-27-001"],
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+            (
+                "an Ops-Id to an operation not in the ledger",
+                base.clone(),
+                edit(base.clone()),
+                &["OPS-2026-01-27-001"],
+                Want::Uncovered(
+                    "deploy/web.yaml",
+                    "OPS-2026-01-27-001: no such record in this change's ledger (if it is in your working tree",
+                ),
+            ),
+            (
+                "an Ops-Id to an expired operation",
+                with_ledger(&[&grant, &expired]),
+                edit(with_ledger(&[&grant, &expired])),
+                &["OPS-2026-01-27-001"],
+                Want::Uncovered(
+                    "deploy/web.yaml",
+                    "OPS-2026-01-27-001: expired at 2026-01-27T09:30:00Z",
+                ),
+            ),
+            (
+                "an Ops-Id to a closed operation",
+                with_ledger(&[&grant, &approved, &closed]),
+                edit(with_ledger(&[&grant, &approved, &closed])),
+                &["OPS-2026-01-27-001"],
+                Want::Uncovered(
+                    "deploy/web.yaml",
+                    "OPS-2026-01-27-001: closed by outcome OUT-2026-01-27-001",
+                ),
+            ),
+            (
+                "a grant-approved operation, in scope",
+                base.clone(),
+                edit(with_ledger(&[&grant, &by_grant])),
+                &[],
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+            (
+                "a grant-approved operation, the change outside its allowed paths",
+                base.clone(),
+                edit(with_ledger(&[&grant, &by_grant_db_only])),
+                &[],
+                Want::Uncovered(
+                    "deploy/web.yaml",
+                    "OPS-2026-01-27-001 does not allow deploy/web.yaml (allowed_paths: deploy/db.yaml)",
+                ),
+            ),
+            (
+                "an operation outside its grant's scope",
+                base.clone().with(MONTH_FILE, ledger(&[&narrow_grant])),
+                edit(with_ledger(&[&narrow_grant, &by_grant])),
+                &["OPS-2026-01-27-001"],
+                Want::Uncovered(
+                    "deploy/web.yaml",
+                    "does not count: grant GRANT-2026-01-27-001 does not include path deploy",
+                ),
+            ),
+            (
+                "a human-only path, approved through a grant",
+                base.clone().with(MONTH_FILE, ledger(&[&wide_grant])),
+                base.clone()
+                    .with(MONTH_FILE, ledger(&[&wide_grant, &lock_by_grant]))
+                    .with("ops/PRODUCTION_LOCK.md", "open\n"),
+                &["OPS-2026-01-27-001"],
+                Want::Uncovered("ops/PRODUCTION_LOCK.md", "it touches a human-only rule"),
+            ),
+            (
+                "a human-only path, one human approval where the rule asks two",
+                base.clone(),
+                with_ledger(&[&grant, &lock_by_humans]).with("ops/PRODUCTION_LOCK.md", "open\n"),
+                &["OPS-2026-01-27-001"],
+                Want::Uncovered("ops/PRODUCTION_LOCK.md", "pending: 1 of 2 approvals"),
+            ),
+            (
+                "a payload edited in the ledger",
+                with_ledger(&[&grant, &approved]),
+                with_ledger(&[&grant, &edited]),
+                &[],
+                Want::Error(
                     "payload-edited",
-                    format!("{id}: its payload was edited; records are immutable (add a new record that refers to it)"),
-                )
-                .at(path, Some(span.first_line))
-                .record(*id)
-                .diff(diff),
-            );
-            continue;
-        }
-        // Every earlier signoff must still be there exactly as it was: not removed, and not
-        // edited (a changed `at` or role keeps the count but not the signature's meaning).
-        if let Some(lost) = r_old
-            .signoffs()
-            .iter()
-            .find(|s| !r_new.signoffs().contains(s))
-        {
-            let what = if r_new.signoffs().iter().any(|n| n.sig == lost.sig) {
-                "edited"
-            } else {
-                "removed"
-            };
-            report.push(
-                Finding::error(
-                    "signoff-removed",
-                    format!("{id}: the signoff by {} ({}) was {what}; signoffs are never changed, only added", lost.by, lost.role),
-                )
-                .at(path, Some(span.first_line))
-                .record(*id),
-            );
-            continue;
-        }
-        kept.push((span, r_old, r_new));
-    }
-    // Order matters (a halt and a resume in the same second apply in ledger order): earlier
-    // records keep their order, and new ones come after them.
-    let old_ids: Vec<&RecordId> = old.records.iter().map(|(_, r)| r.id()).collect();
-    let new_order: Vec<&RecordId> = new
-        .records
-        .iter()
-        .map(|(_, r)| r.id())
-        .filter(|id| old_ids.contains(id))
-        .collect();
-    if new_order.len() == old_ids.len() && new_order != old_ids {
-        report.push(
-            Finding::error(
-                "ledger-reordered",
-                format!("{path}: earlier records were reordered; the ledger only grows at the end"),
-            )
-            .at(path, None),
-        );
-    }
-    let last_old = new
-        .records
-        .iter()
-        .rposition(|(_, r)| old_ids.contains(&r.id()));
-    let first_new = new
-        .records
-        .iter()
-        .position(|(_, r)| !old_ids.contains(&r.id()));
-    if let (Some(l), Some(f)) = (last_old, first_new)
-        && f < l
-    {
-        report.push(
-            Finding::error(
-                "ledger-reordered",
-                format!("{path}: a new record was inserted before earlier ones; append at the end"),
-            )
-            .at(path, None),
-        );
-    }
-    kept
-}
-
-#[allow(clippy::too_many_arguments)]
-fn check_ledger_change(
-    ctx: &ChangeContext<'_>,
-    policy: &Policy,
-    c: &Change,
-    old_files: &mut Files,
-    new_files: &mut Files,
-    linked: &mut BTreeSet<RecordId>,
-    report: &mut Report,
-) -> Result<(), store::Error> {
-    let path = c.path.as_str();
-    if month_of(path).is_none() || path.matches('/').count() != 2 {
-        report.push(
-            Finding::error(
-                "ledger-file",
-                format!("{path}: only ops/ledger/YYYY-MM.yaml files may be in the ledger"),
-            )
-            .at(path, None),
-        );
-        return Ok(());
-    }
-    let old = load_file(ctx.old, old_files, path)?;
-    let new = load_file(ctx.new, new_files, path)?;
-    let old = match old {
-        Some(Ok(f)) => Some(f),
-        // The old side was already broken; judge the new side on its own.
-        Some(Err(_)) | None => None,
-    };
-    let new = match new {
-        Some(Ok(f)) => f,
-        Some(Err(e)) => {
-            report.push(Finding::error("schema", e).at(path, None));
-            return Ok(());
-        }
-        None => {
-            if old.as_ref().is_some_and(|f| !f.records.is_empty()) {
-                report.push(
-                    Finding::error(
-                        "record-removed",
-                        format!("{path} is deleted; ledger records are never removed"),
-                    )
-                    .at(path, None),
-                );
-            }
-            return Ok(());
-        }
-    };
-    let mut ids = BTreeSet::new();
-    for (span, r) in &new.records {
-        if !ids.insert(*r.id()) {
-            report.push(
-                Finding::error(
-                    "duplicate-id",
-                    format!("{} appears twice in {path}", r.id()),
-                )
-                .at(path, Some(span.first_line)),
-            );
-        }
-    }
-    let old_by_id: BTreeMap<RecordId, &Record> = old
-        .as_ref()
-        .map(|f| f.records.iter().map(|(_, r)| (*r.id(), r)).collect())
-        .unwrap_or_default();
-    let kept = match &old {
-        Some(old) => preserved(path, old, &new, report),
-        None => Vec::new(),
-    };
-    for (span, r_old, r_new) in kept {
-        let id = r_old.id();
-        if r_new != r_old {
-            for s in r_new
-                .signoffs()
-                .iter()
-                .filter(|s| !r_old.signoffs().contains(s))
-            {
-                if s.at.unix() > ctx.now.unix() + MAX_CLOCK_SKEW_SECS {
-                    report.push(
-                        Finding::error(
-                            "future-signoff",
-                            format!("{id}: signoff by {} is dated {}, in the future", s.by, s.at),
-                        )
-                        .at(path, Some(span.first_line))
-                        .record(*id),
-                    );
+                    "OPS-2026-01-27-001: its payload was edited",
+                ),
+            ),
+            (
+                "a policy change covered, with its version increased",
+                base.clone(),
+                with_ledger(&[&grant, &policy_op]).with(POLICY_PATH, team.policy_text(2)),
+                &[],
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+            (
+                "a policy change covered, with its version kept",
+                base.clone(),
+                with_ledger(&[&grant, &policy_op]).with(
+                    POLICY_PATH,
+                    team.policy_text_with(1, &["alice", "bob", "carol"]),
+                ),
+                &[],
+                Want::Error("policy-version", "its version went from 1 to 1"),
+            ),
+            (
+                "the policy deleted",
+                base.clone(),
+                with_ledger(&[&grant, &policy_op]).without(POLICY_PATH),
+                &[],
+                Want::Error("policy-removed", "ops/policy.yaml is deleted"),
+            ),
+        ];
+        for (name, old, new, links, want) in rows {
+            let j = judge_sides(&old, &new, links);
+            match want {
+                Want::Covered(op) => {
+                    assert!(j.report.ok(), "{name}: {:#?}", j.report);
+                    assert!(!j.governed.is_empty(), "{name}");
+                    for v in &j.governed {
+                        assert_eq!(v.covered_by, Some(id(op)), "{name}: {:#?}", j.governed);
+                    }
+                }
+                Want::Uncovered(path, text) => {
+                    let f = j
+                        .report
+                        .findings
+                        .iter()
+                        .find(|f| f.code == "uncovered" && f.file.as_deref() == Some(path))
+                        .unwrap_or_else(|| panic!("{name}: {path} covered: {:#?}", j.report));
+                    assert!(f.message.contains(text), "{name}: {}", f.message);
+                    let v = j
+                        .governed
+                        .iter()
+                        .find(|v| v.path == path)
+                        .expect("a verdict");
+                    assert_eq!(v.covered_by, None, "{name}");
+                }
+                Want::Error(code, text) => {
+                    let f = j
+                        .report
+                        .findings
+                        .iter()
+                        .find(|f| f.code == code)
+                        .unwrap_or_else(|| panic!("{name}: no {code}: {:#?}", j.report));
+                    assert!(f.message.contains(text), "{name}: {}", f.message);
                 }
             }
-            let check = check_now(ctx, policy, r_new, new_files)?;
-            for (code, msg) in &check.problems {
-                report.push(
-                    Finding::error(code, format!("{id}: {msg}"))
-                        .at(path, Some(span.first_line))
-                        .record(*id),
-                );
-            }
-            let was = check_record(policy, r_old).state();
-            if check.state() == State::Approved
-                && was != State::Approved
-                && r_new.kind() == Kind::Operation
-            {
-                linked.insert(*id);
-            }
         }
     }
-    for (span, r) in &new.records {
-        if old_by_id.contains_key(r.id()) {
-            continue;
-        }
-        let check = check_now(ctx, policy, r, new_files)?;
-        for (code, msg) in &check.problems {
-            report.push(
-                Finding::error(code, format!("{}: {msg}", r.id()))
-                    .at(path, Some(span.first_line))
-                    .record(*r.id()),
-            );
-        }
-        if r.kind() == Kind::Operation && check.state() == State::Approved {
-            linked.insert(*r.id());
-        }
-        // A new record's claimed times are judged against the verifier's clock, and no signoff
-        // may claim to predate the record it signs.
-        let created = r.created_at();
-        for s in r.signoffs() {
-            if let Some(c) = created
-                && s.at.unix() < c.unix() - MAX_CLOCK_SKEW_SECS
-            {
-                report.push(
-                    Finding::error(
-                        "backdated-signoff",
-                        format!(
-                            "{}: signoff by {} is dated {}, before the record was made ({c})",
-                            r.id(),
-                            s.by,
-                            s.at
-                        ),
-                    )
-                    .at(path, Some(span.first_line))
-                    .record(*r.id()),
-                );
-            }
-            if s.at.unix() > ctx.now.unix() + MAX_CLOCK_SKEW_SECS {
-                report.push(
-                    Finding::error(
-                        "future-signoff",
-                        format!(
-                            "{}: signoff by {} is dated {}, in the future",
-                            r.id(),
-                            s.by,
-                            s.at
-                        ),
-                    )
-                    .at(path, Some(span.first_line))
-                    .record(*r.id()),
-                );
-            }
-        }
+
+    #[test]
+    fn a_new_policy_on_an_ungoverned_side_is_a_trust_root() {
+        let team = Team::new();
+        let old = MemorySide::new().with("README", "hi\n");
+        let j = judge_sides(
+            &old,
+            &old.clone().with(POLICY_PATH, team.policy_text(1)),
+            &[],
+        );
+        assert!(j.bootstrap && j.report.ok(), "{:#?}", j.report);
+        let j = judge_sides(&old, &old.clone().with(POLICY_PATH, "version: [\n"), &[]);
+        assert!(
+            !j.bootstrap,
+            "a policy that does not parse is no trust root"
+        );
+        assert_eq!(j.report.findings[0].code, "policy-invalid");
     }
-    Ok(())
+
+    #[test]
+    fn an_unusable_link_is_warned_about_and_a_usable_one_is_not() {
+        let team = Team::new();
+        let deploy = OpSpec::new("OPS-2026-01-27-001", "SERVICE_RESTART", "\"deploy/\"");
+        let pending = team.approved(&deploy, "alice", &[]);
+        let side = MemorySide::new()
+            .with(POLICY_PATH, team.policy_text(1))
+            .with(MONTH_FILE, ledger(&[&pending]));
+        let j = judge_sides(
+            &side,
+            &side.clone().with("deploy/web.yaml", "x\n"),
+            &["OPS-2026-01-27-001"],
+        );
+        let w: Vec<_> = j
+            .report
+            .findings
+            .iter()
+            .filter(|f| f.code == "link-unusable")
+            .collect();
+        assert_eq!(w.len(), 1, "{:#?}", j.report);
+        assert_eq!(w[0].severity, Severity::Warning);
+        assert_eq!(
+            w[0].message,
+            "Ops-Id OPS-2026-01-27-001 cannot cover this change: pending: 0 of 1 approvals (run `git ops sign OPS-2026-01-27-001`)"
+        );
+        let approved = team.approved(&deploy, "alice", &["bob"]);
+        let side = side.with(MONTH_FILE, ledger(&[&approved]));
+        let j = judge_sides(
+            &side,
+            &side.clone().with("deploy/web.yaml", "x\n"),
+            &["OPS-2026-01-27-001"],
+        );
+        assert!(j.report.findings.is_empty(), "{:#?}", j.report);
+    }
 }

@@ -1,10 +1,13 @@
 //! Integrity and approval checks. Everything here returns data (a [`Report`], a
 //! [`records::RecordCheck`]); nothing prints.
 
+pub mod candidate;
 pub mod commit;
 pub mod coverage;
+pub mod decision;
 pub mod grants;
 pub mod ledger;
+pub mod ledger_change;
 pub mod push;
 pub mod range;
 pub mod records;
