@@ -27,31 +27,44 @@ const SERVER_LIFETIME: Duration = Duration::from_secs(60);
 /// `install` is the command that installs the tool, e.g. `"apt-get install faketime"`.
 #[track_caller]
 pub fn require_tool(tool: &str, install: &str) -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    tool_verdict(on_path(tool), ci, tool, install)
+    // Straight to the process's stderr: the test harness captures `eprintln!` of passing tests,
+    // which would hide the skip.
+    tool_verdict(
+        on_path(tool),
+        in_ci(),
+        tool,
+        install,
+        &mut std::io::stderr(),
+    )
+}
+
+/// Whether this run is CI's (`CI=true`, as CI services and .ci/run set it).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
 /// The decision of [`require_tool`], given whether the tool was found and whether this is CI.
 #[track_caller]
-fn tool_verdict(found: bool, ci: bool, tool: &str, install: &str) -> bool {
+fn tool_verdict(found: bool, ci: bool, tool: &str, install: &str, out: &mut dyn Write) -> bool {
     if !found {
         skip_or_fail(
             ci,
             &format!("`{tool}` is not installed; install it with `{install}`"),
+            out,
         );
     }
     found
 }
 
-/// Panics under CI, otherwise says on stderr that the current test skips, and why.
+/// Panics under CI, otherwise writes to `out` that the current test skips, and why.
 #[track_caller]
-fn skip_or_fail(ci: bool, why: &str) {
+fn skip_or_fail(ci: bool, why: &str, out: &mut dyn Write) {
     let thread = thread::current();
     let test = thread.name().unwrap_or("a test");
     if ci {
         panic!("{test}: {why} (CI=true, so a missing tool fails the test)");
     }
-    eprintln!("SKIPPED: {test}: {why}");
+    let _ = writeln!(out, "SKIPPED: {test}: {why}");
 }
 
 /// Whether `tool` names an executable file, directly (with a `/`) or in a directory of `PATH`.
@@ -321,10 +334,10 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
         skip_or_fail(
-            ci,
+            in_ci(),
             "redis-server did not start on a loopback port after 5 attempts",
+            &mut std::io::stderr(),
         );
         None
     }
@@ -385,20 +398,36 @@ mod tests {
     #[test]
     fn a_present_tool_is_required_without_a_word() {
         assert!(on_path("sh"), "sh is on PATH wherever the tests run");
-        assert!(tool_verdict(true, true, "sh", "-"));
-        assert!(tool_verdict(true, false, "sh", "-"));
+        for ci in [true, false] {
+            let mut said = Vec::new();
+            assert!(tool_verdict(true, ci, "sh", "-", &mut said));
+            assert!(said.is_empty(), "{}", String::from_utf8_lossy(&said));
+        }
     }
 
     #[test]
-    fn a_missing_tool_skips_outside_ci() {
+    fn a_missing_tool_skips_visibly_outside_ci() {
         assert!(!on_path("git-ops-no-such-tool"));
         assert!(!on_path("/nonexistent/git-ops-no-such-tool"));
-        assert!(!tool_verdict(false, false, "git-ops-no-such-tool", "-"));
+        let mut said = Vec::new();
+        let tool = "git-ops-no-such-tool";
+        assert!(!tool_verdict(
+            false,
+            false,
+            tool,
+            "apt-get install it",
+            &mut said
+        ));
+        assert_eq!(
+            String::from_utf8(said).unwrap(),
+            "SKIPPED: evidence::testkit::tests::a_missing_tool_skips_visibly_outside_ci: \
+             `git-ops-no-such-tool` is not installed; install it with `apt-get install it`\n"
+        );
     }
 
     #[test]
     #[should_panic(expected = "`git-ops-no-such-tool` is not installed")]
     fn a_missing_tool_fails_under_ci() {
-        tool_verdict(false, true, "git-ops-no-such-tool", "apt-get install it");
+        tool_verdict(false, true, "git-ops-no-such-tool", "-", &mut Vec::new());
     }
 }
