@@ -5,6 +5,7 @@
 //! reports), `render` the text, JSON and YAML views.
 
 pub mod crypto;
+pub mod engine;
 pub mod evidence;
 pub mod model;
 pub mod par;

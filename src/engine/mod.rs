@@ -1,0 +1,3 @@
+//! The operations every command uses.
+
+pub mod merge;
