@@ -1,13 +1,12 @@
-//! `git ops merge-driver %O %A %B %P`: union merge of ledger files. Records of both sides are
-//! kept (ours first, then theirs); the same record on both sides gets the union of its signoffs;
-//! the same id with two different payloads is a conflict, and nothing is written.
+//! `git ops merge-driver %O %A %B %P`: reads the three versions, merges with
+//! [`git_ops::engine::merge`], and writes the result over ours (%A).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use git_ops::model::{Record, yaml};
-use git_ops::store::fsutil;
+use git_ops::engine::merge::merge_texts;
+use git_ops::store::{self, fsutil};
 
 use super::common::Ctx;
 use super::rejected;
@@ -24,64 +23,17 @@ pub struct Args {
     pub path: Option<String>,
 }
 
-pub fn merge_texts(ours: &str, theirs: &str) -> Result<String, String> {
-    let a = yaml::parse_stream(ours).map_err(|e| format!("our side: {e}"))?;
-    let b = yaml::parse_stream(theirs).map_err(|e| format!("their side: {e}"))?;
-    let mut out = String::with_capacity(ours.len() + theirs.len());
-    let mut conflicts = Vec::new();
-    for (span, ra) in &a {
-        match b.iter().find(|(_, rb)| rb.id() == ra.id()) {
-            None => out.push_str(&ours[span.bytes.clone()]),
-            Some((_, rb)) if rb.payload_sha256() != ra.payload_sha256() => {
-                conflicts.push(ra.id().to_string())
-            }
-            Some((_, rb)) => {
-                let mut merged: Record = ra.clone();
-                let have: Vec<String> = ra.signoffs().iter().map(|s| s.sig.to_string()).collect();
-                let extra: Vec<_> = rb
-                    .signoffs()
-                    .iter()
-                    .filter(|s| !have.contains(&s.sig.to_string()))
-                    .cloned()
-                    .collect();
-                if extra.is_empty() {
-                    out.push_str(&ours[span.bytes.clone()]);
-                } else {
-                    merged.signoffs_mut().extend(extra);
-                    out.push_str(&yaml::render_record(&merged));
-                }
-            }
+/// `reading PATH: <cause>`, as the driver has always said it.
+fn read(path: &Path) -> Result<String> {
+    fsutil::read_text(path).or_else(|e| match e {
+        store::Error::Io { error, .. } => {
+            Err(error).with_context(|| format!("reading {}", path.display()))
         }
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
-    }
-    for (span, rb) in &b {
-        if !a.iter().any(|(_, ra)| ra.id() == rb.id()) {
-            let text = &theirs[span.bytes.clone()];
-            if !text.starts_with("---") {
-                out.push_str("---\n");
-            }
-            out.push_str(text);
-            if !out.ends_with('\n') {
-                out.push('\n');
-            }
-        }
-    }
-    if !conflicts.is_empty() {
-        return Err(format!(
-            "both sides changed the payload of {}: records are immutable, so this needs a person",
-            conflicts.join(", ")
-        ));
-    }
-    yaml::parse_stream(&out).map_err(|e| format!("the merged file does not parse: {e}"))?;
-    Ok(out)
+        other => Err(other.into()),
+    })
 }
 
 pub fn run(_ctx: &Ctx, args: Args) -> Result<u8> {
-    let read = |p: &PathBuf| {
-        std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
-    };
     let _base = read(&args.base)?;
     let ours = read(&args.ours)?;
     let theirs = read(&args.theirs)?;

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod init;
 pub mod keys;
+pub mod merge;
 pub mod ops;
 pub mod record;
 pub mod status;

@@ -18,8 +18,8 @@ pub mod proof;
 pub mod redis;
 pub mod services;
 
-#[cfg(test)]
-mod testkit;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,9 +1,15 @@
-//! Real components for the collectors' tests: a tiny HTTP server on loopback with misbehaving
-//! modes, a `redis-server` child on a free loopback port, and git repositories made with the git
-//! binary in an isolated environment (STYLE §11). Every server stops by itself.
+//! The one test kit of the project: a tiny HTTP server on loopback with misbehaving modes, a
+//! `redis-server` child on a free loopback port, git repositories made with the git binary in an
+//! isolated environment (STYLE §11), and [`require_tool`], the check every test that needs an
+//! external tool makes first. Every server stops by itself.
+//!
+//! It is a library module behind the `testkit` cargo feature, which only the crate's
+//! dev-dependency on itself turns on, so the unit tests (through `cfg(test)`) and the integration
+//! tests in tests/ share this one copy while release builds never contain it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -12,7 +18,67 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// The longest any test server lives, whatever the test does.
-const SERVER_LIFETIME: Duration = Duration::from_secs(30);
+const SERVER_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Whether `tool` can run here, for a test that needs it. When it cannot, the test must not pass
+/// silently: under `CI=true` (CI installs every tool, see .ci/run) this panics, failing the test;
+/// elsewhere it prints a line starting `SKIPPED:` to stderr, naming the test and how to install
+/// the tool, and returns `false` so that the caller returns (or skips the part that needs it).
+/// `install` is the command that installs the tool, e.g. `"apt-get install faketime"`.
+#[track_caller]
+pub fn require_tool(tool: &str, install: &str) -> bool {
+    // Straight to the process's stderr: the test harness captures `eprintln!` of passing tests,
+    // which would hide the skip.
+    tool_verdict(
+        on_path(tool),
+        in_ci(),
+        tool,
+        install,
+        &mut std::io::stderr(),
+    )
+}
+
+/// Whether this run is CI's (`CI=true`, as CI services and .ci/run set it).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The decision of [`require_tool`], given whether the tool was found and whether this is CI.
+#[track_caller]
+fn tool_verdict(found: bool, ci: bool, tool: &str, install: &str, out: &mut dyn Write) -> bool {
+    if !found {
+        skip_or_fail(
+            ci,
+            &format!("`{tool}` is not installed; install it with `{install}`"),
+            out,
+        );
+    }
+    found
+}
+
+/// Panics under CI, otherwise writes to `out` that the current test skips, and why.
+#[track_caller]
+fn skip_or_fail(ci: bool, why: &str, out: &mut dyn Write) {
+    let thread = thread::current();
+    let test = thread.name().unwrap_or("a test");
+    if ci {
+        panic!("{test}: {why} (CI=true, so a missing tool fails the test)");
+    }
+    let _ = writeln!(out, "SKIPPED: {test}: {why}");
+}
+
+/// Whether `tool` names an executable file, directly (with a `/`) or in a directory of `PATH`.
+fn on_path(tool: &str) -> bool {
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if tool.contains('/') {
+        return executable(Path::new(tool));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| executable(&dir.join(tool))))
+}
 
 #[derive(Clone, Debug)]
 pub enum HttpBehaviour {
@@ -149,7 +215,7 @@ fn serve(
         })(),
         HttpBehaviour::Endless => (|| {
             write!(w, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
-            let chunk = vec![b'a'; 64 * 1024];
+            let chunk = b"endless_metric 1\n".repeat(4096);
             for _ in 0..(1 << 30) / chunk.len() {
                 if !live() {
                     break;
@@ -228,21 +294,14 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts redis-server, or says loudly why it cannot and returns `None`.
+    /// Starts redis-server; `None` when it (or redis-cli) is missing or does not start, after
+    /// [`require_tool`]'s verdict: a `SKIPPED:` line, or a panic under CI. The caller then skips
+    /// only what needs a live server.
+    #[track_caller]
     pub fn start() -> Option<RedisServer> {
-        match Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-        {
-            Ok(s) if s.success() => {}
-            other => {
-                eprintln!(
-                    "\n!!!!!!!! SKIPPING REDIS ASSERTIONS: redis-server cannot run ({other:?}); \
-                     install it with `apt-get install -y redis-server` !!!!!!!!\n"
-                );
-                return None;
-            }
+        let install = "apt-get install redis-server";
+        if !require_tool("redis-server", install) || !require_tool("redis-cli", install) {
+            return None;
         }
         for _ in 0..5 {
             let dir = tempfile::tempdir().unwrap();
@@ -275,7 +334,11 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
-        eprintln!("\n!!!!!!!! SKIPPING REDIS ASSERTIONS: redis-server did not start !!!!!!!!\n");
+        skip_or_fail(
+            in_ci(),
+            "redis-server did not start on a loopback port after 5 attempts",
+            &mut std::io::stderr(),
+        );
         None
     }
 
@@ -325,5 +388,46 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_present_tool_is_required_without_a_word() {
+        assert!(on_path("sh"), "sh is on PATH wherever the tests run");
+        for ci in [true, false] {
+            let mut said = Vec::new();
+            assert!(tool_verdict(true, ci, "sh", "-", &mut said));
+            assert!(said.is_empty(), "{}", String::from_utf8_lossy(&said));
+        }
+    }
+
+    #[test]
+    fn a_missing_tool_skips_visibly_outside_ci() {
+        assert!(!on_path("git-ops-no-such-tool"));
+        assert!(!on_path("/nonexistent/git-ops-no-such-tool"));
+        let mut said = Vec::new();
+        let tool = "git-ops-no-such-tool";
+        assert!(!tool_verdict(
+            false,
+            false,
+            tool,
+            "apt-get install it",
+            &mut said
+        ));
+        assert_eq!(
+            String::from_utf8(said).unwrap(),
+            "SKIPPED: evidence::testkit::tests::a_missing_tool_skips_visibly_outside_ci: \
+             `git-ops-no-such-tool` is not installed; install it with `apt-get install it`\n"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "`git-ops-no-such-tool` is not installed")]
+    fn a_missing_tool_fails_under_ci() {
+        tool_verdict(false, true, "git-ops-no-such-tool", "-", &mut Vec::new());
     }
 }

@@ -7,6 +7,12 @@ use std::path::Path;
 
 use super::{Error, Result};
 
+/// The text of the file at `path`, which may lie outside the repository (git hands the merge
+/// driver temporary files).
+pub fn read_text(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
 /// Replaces `path` with `bytes` atomically. `mode` applies to a new file (0o600 for keys).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let dir = path

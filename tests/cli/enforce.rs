@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use git_ops::model::Timestamp;
 
-use crate::harness::{Out, Repo, Sandbox, Team, have, ledger_file_of, run};
+use crate::harness::{Out, Repo, Sandbox, Team, ledger_file_of, require_tool, run};
 
 /// The marker line of the shims (src/cli/hooks.rs), which says a hook is git-ops's own.
 const SHIM_MARKER: &str = "# git-ops hook shim";
@@ -326,7 +326,7 @@ fn an_expired_operation_no_longer_covers() {
     let repo = &team.repo;
 
     // With faketime, the hook's clock moves past a real one-hour window.
-    if have("faketime") {
+    if require_tool("faketime", "apt-get install faketime") {
         let id = repo.declare_with(
             &team.alice,
             "LOW_RISK_CONFIG",

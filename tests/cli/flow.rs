@@ -1,7 +1,9 @@
 //! The whole story on one repository: declare, refuse a self-approval, approve, tag, and check
 //! every signature with stock git and stock OpenSSH, without trusting git-ops.
 
-use crate::harness::{Out, Repo, Team, is_operation_id, ledger_file_of, new_args, run_input};
+use crate::harness::{
+    Out, Repo, Team, is_operation_id, ledger_file_of, new_args, require_tool, run_input,
+};
 
 /// `ssh-keygen -Y verify` of `statement` against the signature of `signer`'s signoff.
 fn ssh_keygen_verify(
@@ -30,6 +32,9 @@ fn ssh_keygen_verify(
 
 #[test]
 fn declare_approve_tag_and_cross_check_with_stock_git_and_ssh_keygen() {
+    if !require_tool("ssh-keygen", "apt-get install openssh-client") {
+        return;
+    }
     let team = Team::new();
     let repo = &team.repo;
 

@@ -6,14 +6,15 @@
 //! lands in the audit log, which never holds key material.
 //!
 //! Time travel uses the `faketime` binary (libfaketime through LD_PRELOAD, which git hands on to
-//! its hook children). CI installs it; these tests fail, rather than skip, without it.
+//! its hook children). CI installs it, and there these tests fail without it; elsewhere they
+//! print `SKIPPED:` and return.
 
 use std::collections::BTreeSet;
 
 use git_ops::model::{Record, RecordId, Role, SignerName, Timestamp, yaml};
 use git_ops::verify::grants::GrantIndex;
 
-use crate::harness::{Key, Out, Repo, Sandbox, have, is_operation_id, ledger_file_of, run};
+use crate::harness::{Key, Out, Repo, Sandbox, is_operation_id, ledger_file_of, require_tool, run};
 
 const BOT: &str = "deploy-bot";
 
@@ -27,11 +28,11 @@ struct Crew {
 }
 
 impl Crew {
-    fn new() -> Crew {
-        assert!(
-            have("faketime"),
-            "the grant tests need the `faketime` binary (apt-get install faketime; CI installs it)"
-        );
+    /// `None` (a visible skip, or a failure under CI) when `faketime` is missing.
+    fn new() -> Option<Crew> {
+        if !require_tool("faketime", "apt-get install faketime") {
+            return None;
+        }
         let sb = Sandbox::new();
         let alice = sb.generate_key("alice");
         let bob = sb.generate_key("bob");
@@ -62,12 +63,12 @@ impl Crew {
         std::fs::create_dir_all(repo.path("deploy")).unwrap();
         repo.write("deploy/web.yaml", "replicas: 2\n");
         repo.commit_all("Adopt git-ops");
-        Crew {
+        Some(Crew {
             repo,
             alice,
             bob,
             bot,
-        }
+        })
     }
 
     /// `git ops grant create` by the owner of `key` for the bot (see [`grant_args`]), plus
@@ -343,7 +344,9 @@ fn grant_list_json(repo: &Repo, active_only: bool) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_bot_inside_its_grant_commits_through_the_hooks_and_verify_passes() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
 
     // Alice's grant alone is pending: SERVICE_RESTART needs an approver besides the issuer.
@@ -394,7 +397,9 @@ fn a_bot_inside_its_grant_commits_through_the_hooks_and_verify_passes() {
 /// scope, nothing appended), and a commit linked to the operation, even with a grant signoff
 /// forged past the command line, rejected by the hooks for the same reason.
 fn out_of_scope(decl: Decl<'_>, needles: &[&str]) {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant(&["--expires-in-hours", "4"]);
     repo.commit_all("Grant the deploy bot a release window");
@@ -490,7 +495,9 @@ fn out_of_scope_risk_class_is_refused() {
 
 #[test]
 fn an_expired_grant_is_refused_by_sign_and_by_the_hooks() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant(&["--expires-in-hours", "1"]);
     repo.commit_all("Grant the deploy bot one hour");
@@ -532,7 +539,9 @@ fn an_expired_grant_is_refused_by_sign_and_by_the_hooks() {
 
 #[test]
 fn grant_liveness_at_injected_times() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let start = at(now().unix() + 3600);
     let start_text = start.to_string();
@@ -601,7 +610,9 @@ fn grant_liveness_at_injected_times() {
 
 #[test]
 fn an_over_long_break_glass_grant_is_refused_at_creation() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let before = ledger_bytes(repo);
     refused(
@@ -619,7 +630,9 @@ fn an_over_long_break_glass_grant_is_refused_at_creation() {
 
 #[test]
 fn a_grant_longer_than_a_tightened_policy_allows_is_reported_and_covers_nothing() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant(&["--break-glass", "--expires-in-hours", "2"]);
     let earlier = crew.bot_op("Emergency roll");
@@ -693,7 +706,9 @@ fn a_grant_longer_than_a_tightened_policy_allows_is_reported_and_covers_nothing(
 
 #[test]
 fn a_revoked_grant_is_refused_even_with_a_back_dated_signoff() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     // A grant from three hours ago, for five hours: live now but for the revocation.
     let grant = crew.grant_at(Some("-3 hours"), &["--expires-in-hours", "5"]);
@@ -758,7 +773,9 @@ fn a_revoked_grant_is_refused_even_with_a_back_dated_signoff() {
 fn a_signoff_made_before_a_revocation_gives_no_cover_once_the_verifier_is_past_it() {
     // The other way round: the revocation is made an hour ahead, the bot's signoff at the real
     // clock, before it; the commit is judged at a clock past the revocation.
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant(&["--expires-in-hours", "4"]);
     repo.commit_all("Grant the deploy bot a release window");
@@ -788,7 +805,9 @@ fn a_signoff_made_before_a_revocation_gives_no_cover_once_the_verifier_is_past_i
 fn a_revocation_counts_from_when_it_is_in_the_ledger_not_from_the_time_it_claims() {
     // docs/THREAT_MODEL.md: "Revocations and halts count from the moment they are in the ledger
     // the verifier sees; their own claimed times only order them among themselves."
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant(&["--expires-in-hours", "4"]);
     // Alice's clock runs an hour ahead when she revokes.
@@ -815,7 +834,9 @@ fn a_revocation_counts_from_when_it_is_in_the_ledger_not_from_the_time_it_claims
 
 #[test]
 fn a_halt_counts_from_when_it_is_in_the_ledger_not_from_the_time_it_claims() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant(&["--expires-in-hours", "4"]);
     // Alice's clock runs an hour ahead when she halts.
@@ -884,7 +905,9 @@ fn human_only_setup(crew: &Crew) -> (String, String) {
 
 #[test]
 fn a_grant_signoff_never_carries_a_commit_past_a_human_only_rule() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let (grant, id) = human_only_setup(&crew);
     // Past the command line: whatever `sign` would say, the hooks must refuse.
@@ -901,7 +924,9 @@ fn a_grant_signoff_never_carries_a_commit_past_a_human_only_rule() {
 fn a_grant_signoff_does_not_make_a_human_only_operation_approved() {
     // DESIGN §3.1: approved means "human_only rules signed by human signers only"; a grant
     // signoff counts "never for human_only rules". So the ledger view must not call it approved.
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let (grant, id) = human_only_setup(&crew);
     let out = repo.ops(&crew.bot, &["sign", &id, "--grant", &grant]);
@@ -918,7 +943,9 @@ fn a_grant_signoff_does_not_make_a_human_only_operation_approved() {
 
 #[test]
 fn revoking_a_signer_name_revokes_every_grant_to_it() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let g1 = crew.grant(&["--expires-in-hours", "4"]);
     let g2 = crew.grant(&["--expires-in-hours", "8"]);
@@ -953,7 +980,9 @@ fn a_halt_suspends_grants_and_a_human_resume_restores_them() {
     // Timestamps have whole seconds, and an approval in the same second as a halt counts as
     // halted (fail closed): the story is spread over distinct seconds with faketime. The bot
     // approves ten minutes ago, alice halts five minutes ago, and resumes now.
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant_at(Some("-3 hours"), &["--expires-in-hours", "5"]);
     let approved = declare(repo, &crew.bot, Some("-10 minutes"), &Decl::default());
@@ -1034,7 +1063,9 @@ fn a_halt_suspends_grants_and_a_human_resume_restores_them() {
 fn a_halt_and_a_resume_in_the_same_second_apply_in_ledger_order() {
     // docs/THREAT_MODEL.md: a halt and a resume in the same second apply in ledger order, so the
     // resume written after the halt lifts it.
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant_at(Some("-3 hours"), &["--expires-in-hours", "5"]);
     // Both commands run with the clock stopped at the same instant (`faketime -f` without `@`
@@ -1075,7 +1106,9 @@ fn a_halt_and_a_resume_in_the_same_second_apply_in_ledger_order() {
 
 #[test]
 fn automation_cannot_grant_revoke_halt_or_resume() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant(&["--expires-in-hours", "4"]);
     let before = ledger_bytes(repo);
@@ -1113,7 +1146,9 @@ fn automation_cannot_grant_revoke_halt_or_resume() {
 
 #[test]
 fn automation_cannot_tag_and_a_human_tags_an_operation_approved_under_a_grant() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant(&["--expires-in-hours", "4"]);
     let id = crew.bot_op("Roll web image");
@@ -1135,7 +1170,9 @@ fn automation_cannot_tag_and_a_human_tags_an_operation_approved_under_a_grant() 
 
 #[test]
 fn automation_cannot_tag_a_human_approved_operation_when_tags_are_human_only() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let id = declare(repo, &crew.alice, None, &Decl::default());
     repo.ops(&crew.bob, &["sign", &id]).ok();
@@ -1152,7 +1189,9 @@ fn automation_cannot_tag_a_human_approved_operation_when_tags_are_human_only() {
 
 #[test]
 fn bad_grant_input_is_refused_and_writes_nothing() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let before = ledger_bytes(repo);
     let unknown = repo.ops(
@@ -1250,7 +1289,9 @@ fn bad_grant_input_is_refused_and_writes_nothing() {
 
 #[test]
 fn a_grant_signoff_dated_in_the_future_is_rejected_by_the_hooks() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant(&["--expires-in-hours", "4"]);
     repo.commit_all("Grant the deploy bot a release window");
@@ -1270,7 +1311,12 @@ fn a_grant_signoff_dated_in_the_future_is_rejected_by_the_hooks() {
 
 #[test]
 fn the_audit_log_records_privileged_actions_and_refusals_without_key_material() {
-    let crew = Crew::new();
+    if !require_tool("ssh-keygen", "apt-get install openssh-client") {
+        return;
+    }
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let grant = crew.grant(&["--expires-in-hours", "4"]); // grant (alice), sign (bob)
     crew.try_grant(&crew.bot, &["--expires-in-hours", "1"])
@@ -1366,7 +1412,9 @@ fn the_audit_log_records_privileged_actions_and_refusals_without_key_material() 
 
 #[test]
 fn grant_list_shows_live_grants_and_hides_expired_and_revoked_ones() {
-    let crew = Crew::new();
+    let Some(crew) = Crew::new() else {
+        return;
+    };
     let repo = &crew.repo;
     let live = crew.grant(&["--expires-in-hours", "4"]);
     let expired = crew.grant_at(Some("-3 hours"), &["--expires-in-hours", "1"]);

@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// The check a test that needs an external tool makes first (skips visibly, fails under CI).
+pub use git_ops::evidence::testkit::require_tool;
+
 /// The author and committer date of every commit the tests make (2026-01-15T12:00:00Z).
 pub const GIT_DATE: &str = "1768478400 +0000";
 
@@ -576,14 +579,4 @@ fn describe(cmd: &Command) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Whether `program` can be run here (for tools a minimal system may lack).
-pub fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }

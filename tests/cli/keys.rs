@@ -3,7 +3,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::harness::{Key, Repo, Sandbox, Team, have, new_args, run, run_input, without_comment};
+use crate::harness::{
+    Key, Repo, Sandbox, Team, new_args, require_tool, run, run_input, without_comment,
+};
 
 /// A repository whose policy has the owner of `key` as its only signer, `alice`.
 fn solo_repo(sb: &std::sync::Arc<Sandbox>, key: &Key, passphrase: Option<&str>) -> Repo {
@@ -41,6 +43,9 @@ fn stock_key(sb: &Sandbox, name: &str, passphrase: &str) -> Key {
 
 #[test]
 fn keys_generate_writes_an_openssh_key_that_ssh_keygen_reads() {
+    if !require_tool("ssh-keygen", "apt-get install openssh-client") {
+        return;
+    }
     let sb = Sandbox::new();
     let key = sb.generate_key("alice");
     let private = std::fs::read_to_string(&key.path).expect("reading the private key");
@@ -80,6 +85,9 @@ fn keys_generate_writes_an_openssh_key_that_ssh_keygen_reads() {
 
 #[test]
 fn a_key_made_by_stock_ssh_keygen_works_unchanged() {
+    if !require_tool("ssh-keygen", "apt-get install openssh-client") {
+        return;
+    }
     let sb = Sandbox::new();
     let key = stock_key(&sb, "id_ed25519", "");
     let repo = solo_repo(&sb, &key, None);
@@ -95,6 +103,9 @@ fn a_key_made_by_stock_ssh_keygen_works_unchanged() {
 
 #[test]
 fn a_passphrase_protected_key_needs_the_right_passphrase() {
+    if !require_tool("ssh-keygen", "apt-get install openssh-client") {
+        return;
+    }
     let sb = Sandbox::new();
     let key = stock_key(&sb, "id_ed25519", "pw");
     let repo = solo_repo(&sb, &key, Some("pw"));
@@ -110,7 +121,7 @@ fn a_passphrase_protected_key_needs_the_right_passphrase() {
 
     // No terminal to ask on (a new session has no controlling terminal) and no
     // GIT_OPS_PASSPHRASE: a configuration error that says how to provide the passphrase.
-    if have("setsid") {
+    if require_tool("setsid", "apt-get install util-linux") {
         let mut c = sb.command("setsid", &repo.dir);
         c.args(["-w", "git", "ops"])
             .args(new_args("Restart", "READ_ONLY"))
@@ -122,8 +133,10 @@ fn a_passphrase_protected_key_needs_the_right_passphrase() {
 
 #[test]
 fn the_passphrase_is_asked_on_the_terminal() {
-    if !have("script") {
-        eprintln!("skipped: script(1) is not installed, so there is no pseudo-terminal");
+    // script(1) gives the command a pseudo-terminal.
+    if !require_tool("script", "apt-get install bsdutils")
+        || !require_tool("ssh-keygen", "apt-get install openssh-client")
+    {
         return;
     }
     let sb = Sandbox::new();
@@ -240,6 +253,9 @@ fn git_ops_key_wins_over_user_signing_key() {
 
 #[test]
 fn a_key_that_is_not_ed25519_is_refused_with_a_hint() {
+    if !require_tool("ssh-keygen", "apt-get install openssh-client") {
+        return;
+    }
     let sb = Sandbox::new();
     let path = sb.root.join("id_ecdsa");
     let mut c = sb.command("ssh-keygen", &sb.root);

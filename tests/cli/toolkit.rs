@@ -6,28 +6,17 @@
 //! `changelog`. Signatures are cross-checked with stock `ssh-keygen`, digests with `sha256sum`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread;
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
+use git_ops::evidence::testkit::{HttpBehaviour, HttpServer, RedisServer, closed_port};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::harness::{
-    Key, Out, Repo, Sandbox, Team, is_operation_id, ledger_file_of, run, run_input,
+    Key, Out, Repo, Sandbox, Team, is_operation_id, ledger_file_of, require_tool, run, run_input,
 };
-
-// ---------------------------------------------------------------------------------------------
-// Real components: an HTTP server on loopback and a redis-server child.
-// ---------------------------------------------------------------------------------------------
-
-/// The longest a test server lives, whatever the test does.
-const SERVER_LIFETIME: Duration = Duration::from_secs(60);
 
 /// A Prometheus-style page, as the seed's `p27` service would serve it.
 const METRICS_PAGE: &str = "# HELP p27_corr_ready Correlation matrix ready\n\
@@ -36,221 +25,6 @@ const METRICS_PAGE: &str = "# HELP p27_corr_ready Correlation matrix ready\n\
     p27_clusters_count 1.0\n\
     other_metric_total 42\n\
     process_cpu_seconds_total 12.5\n";
-
-/// How a test HTTP server answers.
-#[derive(Clone)]
-enum Serve {
-    /// 200 with this body and its Content-Length.
-    Page(String),
-    /// Accepts the connection, reads the request, never answers.
-    Hang,
-    /// 200 with no length, then bytes for as long as the client reads.
-    Endless,
-}
-
-struct HttpServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    sent: Arc<AtomicU64>,
-}
-
-impl HttpServer {
-    fn start(mode: Serve) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
-        let addr = listener.local_addr().expect("the listener's address");
-        listener
-            .set_nonblocking(true)
-            .expect("a non-blocking listener");
-        let stop = Arc::new(AtomicBool::new(false));
-        let sent = Arc::new(AtomicU64::new(0));
-        let (stop2, sent2) = (stop.clone(), sent.clone());
-        thread::spawn(move || {
-            let end = Instant::now() + SERVER_LIFETIME;
-            while Instant::now() < end && !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (mode, stop, sent) = (mode.clone(), stop2.clone(), sent2.clone());
-                        thread::spawn(move || serve(stream, mode, &stop, &sent, end));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        HttpServer { addr, stop, sent }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn bytes_sent(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn serve(stream: TcpStream, mode: Serve, stop: &AtomicBool, sent: &AtomicU64, end: Instant) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) if line == "\r\n" => break,
-            Ok(_) => {}
-        }
-    }
-    let mut w = stream;
-    let live = || !stop.load(Ordering::Relaxed) && Instant::now() < end;
-    match mode {
-        Serve::Page(body) => {
-            let _ = write!(
-                w,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\
-                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-        Serve::Hang => {
-            while live() {
-                thread::sleep(Duration::from_millis(20));
-            }
-        }
-        Serve::Endless => {
-            if w.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n",
-            )
-            .is_err()
-            {
-                return;
-            }
-            let chunk = b"endless_metric 1\n".repeat(4096);
-            while live() {
-                if w.write_all(&chunk).is_err() {
-                    return;
-                }
-                sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
-/// A loopback port with nothing listening on it.
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
-    l.local_addr().expect("the listener's address").port()
-}
-
-/// A `redis-server` child on a free loopback port, no persistence, killed when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Redis {
-    /// Starts redis-server, or says LOUDLY why it cannot and returns None (the caller then skips
-    /// only the assertions that need a live server).
-    fn start() -> Option<Redis> {
-        match Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-        {
-            Ok(s) if s.success() => {}
-            other => {
-                eprintln!(
-                    "\n!!!!!!!!!!!!!!!! SKIPPING REDIS ASSERTIONS: `redis-server` cannot run \
-                     ({other:?}); install it (apt-get install -y redis-server) !!!!!!!!!!!!!!!!\n"
-                );
-                return None;
-            }
-        }
-        for _ in 0..5 {
-            let dir = tempfile::tempdir().expect("a directory for redis");
-            let port = closed_port();
-            let mut child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .args(["--logfile", ""])
-                .arg("--dir")
-                .arg(dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawning redis-server");
-            let end = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < end {
-                if child.try_wait().ok().flatten().is_some() {
-                    break; // the port was most likely taken in between: try another
-                }
-                if redis_ping(port) {
-                    return Some(Redis {
-                        child,
-                        port,
-                        _dir: dir,
-                    });
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        eprintln!(
-            "\n!!!!!!!!!!!!!!!! SKIPPING REDIS ASSERTIONS: redis-server did not start on a \
-             loopback port after 5 attempts !!!!!!!!!!!!!!!!\n"
-        );
-        None
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// `redis-cli -p PORT args...`: its standard output, raw (as when piped).
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running redis-cli");
-        assert!(
-            out.status.success(),
-            "redis-cli {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("redis-cli output is UTF-8")
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn redis_ping(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut buf = [0u8; 7];
-    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -430,11 +204,17 @@ fn raw_controls(bytes: &[u8]) -> Vec<&'static str> {
 /// filtered by the regexes, and `redis-cli HGETALL` of a hash seeded with redis-cli.
 #[test]
 fn record_with_every_seed_argument_lands_signed_with_matching_evidence() {
+    if !require_tool("ssh-keygen", "apt-get install openssh-client") {
+        return;
+    }
+    if !require_tool("sha256sum", "apt-get install coreutils") {
+        return;
+    }
     let team = Team::new();
     let repo = &team.repo;
     let sb = &repo.sb;
-    let page = HttpServer::start(Serve::Page(METRICS_PAGE.into()));
-    let redis = Redis::start();
+    let page = HttpServer::start(HttpBehaviour::Page(METRICS_PAGE.into()));
+    let redis = RedisServer::start();
     let redis_url = match &redis {
         Some(r) => r.url(),
         None => format!("redis://127.0.0.1:{}", closed_port()),
@@ -938,7 +718,7 @@ fn a_metrics_url_that_refuses_is_recorded_or_refused() {
 #[test]
 fn a_metrics_url_that_never_answers_times_out_and_is_recorded_or_refused() {
     let team = Team::new();
-    let hang = HttpServer::start(Serve::Hang);
+    let hang = HttpServer::start(HttpBehaviour::Hang);
     let url = hang.url("/metrics");
     let t = Instant::now();
     lenient_then_strict(
@@ -953,7 +733,7 @@ fn a_metrics_url_that_never_answers_times_out_and_is_recorded_or_refused() {
 #[test]
 fn an_endless_metrics_response_stops_at_the_size_cap_and_is_recorded_or_refused() {
     let team = Team::new();
-    let endless = HttpServer::start(Serve::Endless);
+    let endless = HttpServer::start(HttpBehaviour::Endless);
     let url = endless.url("/metrics");
     let t = Instant::now();
     let id = lenient_then_strict(
@@ -977,7 +757,7 @@ fn an_endless_metrics_response_stops_at_the_size_cap_and_is_recorded_or_refused(
 fn redis_write_commands_are_refused_and_never_sent() {
     let team = Team::new();
     let repo = &team.repo;
-    let redis = Redis::start();
+    let redis = RedisServer::start();
     let url = match &redis {
         Some(r) => {
             r.cli(&["SET", "quantum:flag", "original"]);
@@ -1102,6 +882,9 @@ fn a_rollback_of_an_unknown_operation_is_refused() {
 /// evidence, signed by the caller; the original record's bytes stay as they were.
 #[test]
 fn rollback_records_a_linked_operation_with_evidence_and_leaves_the_original_alone() {
+    if !require_tool("sha256sum", "apt-get install coreutils") {
+        return;
+    }
     let (team, id) = Team::with_approved_operation();
     let repo = &team.repo;
     repo.commit_all("Declare and approve");
@@ -1165,6 +948,9 @@ fn rollback_records_a_linked_operation_with_evidence_and_leaves_the_original_alo
 /// the operation covers nothing: a commit linked to it (`git ops use`) is rejected by the hooks.
 #[test]
 fn close_appends_an_outcome_and_a_closed_operation_covers_nothing() {
+    if !require_tool("sha256sum", "apt-get install coreutils") {
+        return;
+    }
     let (team, id) = Team::with_approved_operation();
     let repo = &team.repo;
     repo.commit_all("Declare and approve");
@@ -1627,6 +1413,9 @@ fn runbook_section_6_carries_the_signoff_fields() {
 /// verification evidence; the same as JSON.
 #[test]
 fn report_follows_the_reporting_contract_with_linked_commits_and_evidence() {
+    if !require_tool("sha256sum", "apt-get install coreutils") {
+        return;
+    }
     let team = Team::new();
     let repo = &team.repo;
     let proof = proof_file(&repo.sb, "P_report.txt", b"web: 3 replicas ready\n");
@@ -1747,6 +1536,9 @@ fn report_follows_the_reporting_contract_with_linked_commits_and_evidence() {
 /// YAML block with requested_by / approved_by / approval_timestamp; the same bytes every run.
 #[test]
 fn changelog_has_month_sections_newest_first_and_is_reproducible() {
+    if !require_tool("sha256sum", "apt-get install coreutils") {
+        return;
+    }
     let (team, approved) = Team::with_approved_operation();
     let repo = &team.repo;
     let pending = repo.declare(&team.alice, "Restart api", "SERVICE_RESTART");
