@@ -57,6 +57,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             "warning: {id} is approved, but its approval does not count now ({}); commits linked to it are refused",
             line(&standing.now.check.notes.join("; "))
         );
+    } else if let Err(why) = &standing.live {
+        eprintln!(
+            "warning: {id} cannot cover commits now: {}",
+            line(&why.to_string())
+        );
     }
     Ok(0)
 }

@@ -15,3 +15,6 @@ pub use error::{Error, Result};
 pub use ops::{Appended, Declaration, GrantRequest, NewSignoff, Signed, TagOutcome, Txn};
 pub use status::{Standing, Status};
 pub use workspace::{Clock, Judged, Signer, Workspace, open_repo, state_word};
+
+#[cfg(test)]
+mod tests;

@@ -164,6 +164,9 @@ impl Workspace {
 pub struct Standing {
     pub history: super::Judged,
     pub now: super::Judged,
+    /// Whether it could cover a change now, and why not: the same decision the hooks make
+    /// (approved now, inside its window, not closed).
+    pub live: std::result::Result<(), crate::verify::candidate::Unusable>,
 }
 
 impl Workspace {
@@ -173,9 +176,19 @@ impl Workspace {
         if record.as_operation().is_none() {
             return Err(super::Error::usage(format!("{id} is not an operation")));
         }
+        let now = self.judge(record, Clock::Now)?;
+        let live = crate::verify::candidate::usable_now(
+            self.policy(),
+            record,
+            &now.check,
+            self.closing_outcome(id),
+            self.now(),
+        )
+        .map(|_| ());
         Ok(Standing {
             history: self.judge(record, Clock::History)?,
-            now: self.judge(record, Clock::Now)?,
+            now,
+            live,
         })
     }
 

@@ -76,16 +76,15 @@ pub fn open_repo(dir: &Path) -> Result<Repo> {
 
 /// Reads `ops/policy.yaml` of the working tree at `root`.
 pub fn load_policy(root: &Path) -> Result<Policy> {
-    let path = root.join(POLICY_PATH);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match store::fsutil::read_text(&root.join(POLICY_PATH)) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(store::Error::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::hinted(
                 format!("{POLICY_PATH} does not exist in {}", root.display()),
                 "run `git ops init` to write a starter policy",
             ));
         }
-        Err(e) => return Err(store::Error::io(&path, e).into()),
+        Err(e) => return Err(e.into()),
     };
     yaml::parse_policy(&text).map_err(|e| Error::usage(format!("{POLICY_PATH}: {e}")))
 }
