@@ -6,7 +6,7 @@ pub mod demo;
 pub mod docs;
 pub mod grant;
 pub mod halt;
-pub mod hook;
+pub mod hook_entry;
 pub mod hooks;
 pub mod init;
 pub mod keys;
@@ -88,7 +88,7 @@ pub enum Command {
     /// Set the operation whose Ops-Id trailer your next commits get.
     Use(use_op::Args),
     /// Hook entry points (called by the installed shims).
-    Hook(hook::Args),
+    Hook(hook_entry::Args),
     /// Install or remove the hook shims.
     #[command(subcommand)]
     Hooks(hooks::HooksCmd),
@@ -224,7 +224,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Halt(a) => halt::run_halt(&ctx, a, true),
         Command::Resume(a) => halt::run_halt(&ctx, a, false),
         Command::Status(a) => status::run(&ctx, a),
-        Command::Hook(a) => hook::run(&ctx, a),
+        Command::Hook(a) => hook_entry::run(&ctx, a),
         Command::Hooks(c) => hooks::run(&ctx, c),
         Command::MergeDriver(a) => merge::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),

@@ -1,4 +1,4 @@
-//! `git ops hook <name>`: the hook entry points the shims call. Every error rejects (fail closed)
+//! `git ops hook <name>`: the entry points the installed hook shims call (`hooks.rs` installs them).
 //! with a message that says what to do next.
 
 use std::io::Write;
