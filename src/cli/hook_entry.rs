@@ -1,5 +1,5 @@
-//! `git ops hook <name>`: the entry points the installed hook shims call (`hooks.rs` installs them).
-//! with a message that says what to do next.
+//! `git ops hook <name>`: the entry points the installed shims call (`hooks.rs` installs them).
+//! Every error rejects (fail closed) with a message that says what to do next.
 
 use std::io::Write;
 use std::path::Path;
