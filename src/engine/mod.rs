@@ -5,7 +5,9 @@
 pub mod error;
 pub mod ops;
 pub mod record;
+pub mod report;
 pub mod status;
+pub mod verify;
 pub mod workspace;
 
 pub use error::{Error, Result};
