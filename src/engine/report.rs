@@ -229,3 +229,171 @@ pub fn prompt_sources(dir: &Path, grant: Option<&RecordId>) -> Result<PromptSour
     }
     Ok(sources)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::push::testrepo::TestRepo;
+
+    const POLICY: &str = include_str!("../../ledger/samples/policy.yaml");
+    /// OPS-2026-01-27-001 (approved), OPS-2026-01-27-010 that rolls it back, and its outcome.
+    const LEDGER: &str = include_str!("../../ledger/samples/valid/2026-01--rollback.yaml");
+
+    fn id(s: &str) -> RecordId {
+        s.parse().expect("a valid id")
+    }
+
+    fn at(s: &str) -> crate::model::Timestamp {
+        s.parse().expect("a valid time")
+    }
+
+    /// The policy, the ledger, a commit linked by trailer inside the scope, one linked by trailer
+    /// outside it, and an unrelated commit.
+    fn repo() -> TestRepo {
+        let t = TestRepo::new();
+        t.commit("ops/policy.yaml", POLICY, "Adopt git-ops");
+        t.commit("ops/ledger/2026-01.yaml", LEDGER, "Declare the scale-up");
+        t.commit(
+            "deploy/web.yaml",
+            "replicas: 3\n",
+            "Scale web\n\nOps-Id: OPS-2026-01-27-001\n",
+        );
+        t.commit(
+            "deploy/db.yaml",
+            "size: large\n",
+            "Grow the database\n\nOps-Id: OPS-2026-01-27-001\n",
+        );
+        t.commit("README.md", "hello\n", "Readme");
+        t
+    }
+
+    #[test]
+    fn facts_gather_approvals_rollbacks_linked_commits_and_paths_outside_the_scope() {
+        let t = repo();
+        let ws = Workspace::open(t.path())
+            .expect("the workspace opens")
+            .at(at("2026-01-27T07:00:00Z"));
+        let f = ws
+            .operation_facts(&id("OPS-2026-01-27-001"))
+            .expect("an operation");
+        assert_eq!(f.state, State::Approved);
+        assert_eq!(f.requested_by.as_deref(), Some("alice"));
+        assert_eq!(f.approved_by, ["bob"]);
+        assert!(f.outcomes.is_empty(), "{:?}", f.outcomes);
+        assert_eq!(f.rollbacks, ["OPS-2026-01-27-010"]);
+        let subjects: Vec<&str> = f.commits.iter().map(|c| c.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            ["Grow the database", "Scale web", "Declare the scale-up"],
+            "linked by trailer or by adding the record, newest first"
+        );
+        assert_eq!(
+            f.commits[0].id,
+            t.rev("HEAD~1").to_hex_with_len(10).to_string()
+        );
+        assert_eq!(
+            f.files,
+            [
+                "deploy/db.yaml",
+                "deploy/web.yaml",
+                "ops/ledger/2026-01.yaml"
+            ]
+        );
+        assert_eq!(f.outside_scope, ["deploy/db.yaml"]);
+        assert!(!f.expired, "the window runs until 2026-01-28T06:15:30Z");
+
+        let later = Workspace::open(t.path())
+            .expect("the workspace opens")
+            .at(at("2026-01-28T06:15:30Z"));
+        let f = later
+            .operation_facts(&id("OPS-2026-01-27-001"))
+            .expect("an operation");
+        assert!(f.expired, "the window is over at its end");
+    }
+
+    #[test]
+    fn facts_of_a_rollback_hold_its_outcome() {
+        let t = repo();
+        let ws = Workspace::open(t.path()).expect("the workspace opens");
+        let f = ws
+            .operation_facts(&id("OPS-2026-01-27-010"))
+            .expect("an operation");
+        let outcomes: Vec<(&str, &str)> = f
+            .outcomes
+            .iter()
+            .map(|o| (o.id.as_str(), o.outcome.as_str()))
+            .collect();
+        assert_eq!(outcomes, [("OUT-2026-01-27-002", "ROLLBACK")]);
+        assert!(f.rollbacks.is_empty());
+        assert_eq!(f.commits.len(), 1, "only the commit that added it");
+    }
+
+    #[test]
+    fn an_unknown_or_non_operation_record_is_a_usage_error() {
+        let t = repo();
+        let ws = Workspace::open(t.path()).expect("the workspace opens");
+        for (which, message) in [
+            (
+                "OPS-2019-01-01-999",
+                "no operation OPS-2019-01-01-999 in the ledger",
+            ),
+            (
+                "OUT-2026-01-27-002",
+                "OUT-2026-01-27-002 is not an operation",
+            ),
+        ] {
+            let e = ws.operation_facts(&id(which)).expect_err(which);
+            assert_eq!((e.exit_code(), e.to_string().as_str()), (2, message));
+        }
+    }
+
+    #[test]
+    fn operations_as_history_lists_operations_in_ledger_order() {
+        let t = repo();
+        let ws = Workspace::open(t.path()).expect("the workspace opens");
+        let ops: Vec<(String, State)> = ws
+            .operations_as_history()
+            .expect("judged")
+            .into_iter()
+            .map(|(r, j)| (r.id().to_string(), j.state()))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                ("OPS-2026-01-27-001".to_string(), State::Approved),
+                ("OPS-2026-01-27-010".to_string(), State::Approved)
+            ]
+        );
+    }
+
+    #[test]
+    fn prompt_sources_read_the_template_the_forbidden_list_and_the_grant() {
+        let t = repo();
+        let none = prompt_sources(t.path(), None).expect("sources");
+        assert_eq!(
+            none.forbidden.as_deref(),
+            Some(
+                &[
+                    "No trading logic modifications".to_string(),
+                    "No secrets/keys/exchange creds changes".to_string()
+                ][..]
+            )
+        );
+        assert!(none.template.is_none() && none.grant.is_none());
+        t.stage(PROMPT_TEMPLATE_PATH, "Do {{OPERATION}} only.\n");
+        let with = prompt_sources(t.path(), None).expect("sources");
+        assert_eq!(with.template.as_deref(), Some("Do {{OPERATION}} only.\n"));
+
+        let e = prompt_sources(t.path(), Some(&id("GRANT-2026-01-27-001"))).expect_err("none");
+        assert_eq!(
+            (e.exit_code(), e.to_string().as_str()),
+            (2, "no grant GRANT-2026-01-27-001 in the ledger")
+        );
+        let outside = tempfile::tempdir().expect("a temporary directory");
+        let e = prompt_sources(outside.path(), Some(&id("GRANT-2026-01-27-001")))
+            .expect_err("no repository");
+        assert_eq!(e.to_string(), "--grant needs a repository with a ledger");
+        let bare = prompt_sources(outside.path(), None).expect("defaults outside a repository");
+        assert!(bare.template.is_none() && bare.forbidden.is_none());
+    }
+}

@@ -134,3 +134,130 @@ fn note_bootstrap(judged: &[range::Judged], notes: &mut Vec<String>) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::push::testrepo::TestRepo;
+
+    const POLICY: &str = include_str!("../../ledger/samples/policy.yaml");
+    /// OPS-2026-01-27-001, approved and live until 2026-01-28T06:15:30Z, allowing deploy/web.yaml.
+    const LEDGER: &str = include_str!("../../ledger/samples/valid/2026-01--rollback.yaml");
+
+    fn now() -> Timestamp {
+        "2026-01-27T07:00:00Z".parse().expect("a valid time")
+    }
+
+    /// The policy, the ledger, a covered change and an uncovered one.
+    fn repo() -> TestRepo {
+        let t = TestRepo::new();
+        t.commit("ops/policy.yaml", POLICY, "Adopt git-ops");
+        t.commit("ops/ledger/2026-01.yaml", LEDGER, "Declare the scale-up");
+        t.commit(
+            "deploy/web.yaml",
+            "replicas: 3\n",
+            "Scale web\n\nOps-Id: OPS-2026-01-27-001\n",
+        );
+        t.commit("deploy/db.yaml", "size: large\n", "Grow the database");
+        t
+    }
+
+    fn run(t: &TestRepo, mode: Mode, root: Option<&str>) -> Result<Verification> {
+        verify(&mut t.open(), &mode, root, now())
+    }
+
+    fn codes(v: &Verification) -> Vec<(Option<String>, &'static str)> {
+        v.report
+            .findings
+            .iter()
+            .map(|f| (f.commit.clone(), f.code))
+            .collect()
+    }
+
+    #[test]
+    fn the_working_ledger_is_verified_with_its_records_and_no_notes() {
+        let t = repo();
+        let v = run(&t, Mode::Ledger, None).expect("verified");
+        assert!(v.report.ok(), "{:?}", v.report.findings);
+        assert_eq!(v.report.records.len(), 3);
+        assert_eq!(v.report.commits, None);
+        assert!(v.notes.is_empty(), "{:?}", v.notes);
+    }
+
+    #[test]
+    fn a_range_judges_its_commits_at_the_verifiers_clock() {
+        let t = repo();
+        let base = t.rev("HEAD~2").to_string();
+        let v = run(&t, Mode::Range(format!("{base}..")), None).expect("verified");
+        assert_eq!(v.notes, [format!("checked 2 commits in {base}..")]);
+        assert_eq!(v.report.commits, Some(2));
+        let db = t.rev("HEAD").to_hex_with_len(10).to_string();
+        assert_eq!(codes(&v), [(Some(db), "uncovered")]);
+    }
+
+    #[test]
+    fn history_without_a_trust_root_names_the_commit_that_added_the_policy() {
+        let t = repo();
+        let first = t.rev("HEAD~3");
+        let v = run(&t, Mode::History, None).expect("verified");
+        assert_eq!(
+            v.notes,
+            [
+                "checked the ledger history of 4 commits".to_string(),
+                format!(
+                    "trust root: {first} (the first commit that added the policy; pin it with \
+                     --trust-root or git config ops.trustRoot)"
+                )
+            ]
+        );
+        let pinned = run(&t, Mode::History, Some(&first.to_string())).expect("verified");
+        assert_eq!(
+            pinned.notes,
+            ["checked the ledger history of 3 commits"],
+            "a pinned trust root is not announced, and is not checked again"
+        );
+        t.git(&["config", "ops.trustRoot", &first.to_string()]);
+        let configured = run(&t, Mode::History, None).expect("verified");
+        assert_eq!(configured.notes, pinned.notes, "git config ops.trustRoot");
+    }
+
+    #[test]
+    fn bad_ranges_and_trust_roots_are_usage_errors() {
+        let t = repo();
+        for (mode, root, message) in [
+            (
+                Mode::Range("main".into()),
+                None,
+                r#"--range "main": expected A..B"#,
+            ),
+            (
+                Mode::Range("nope..main".into()),
+                None,
+                r#"--range: unknown base "nope""#,
+            ),
+            (
+                Mode::Range("main..nope".into()),
+                None,
+                r#"--range: unknown tip "nope""#,
+            ),
+            (
+                Mode::History,
+                Some("nope"),
+                r#"unknown trust root "nope": no such commit"#,
+            ),
+            (
+                Mode::Range("main~1..".into()),
+                Some("nope"),
+                r#"unknown trust root "nope": no such commit"#,
+            ),
+        ] {
+            let e = run(&t, mode.clone(), root).expect_err(message);
+            assert!(matches!(e, Error::Usage { .. }), "{mode:?}: {e:?}");
+            assert_eq!((e.exit_code(), e.to_string().as_str()), (2, message));
+        }
+        let empty = TestRepo::new();
+        let e = run(&empty, Mode::History, None).expect_err("no commits");
+        assert_eq!(e.to_string(), "the repository has no commits");
+        assert_eq!(e.exit_code(), 2);
+    }
+}
