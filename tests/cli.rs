@@ -30,3 +30,5 @@ mod samples;
 mod tamper;
 #[path = "cli/toolkit.rs"]
 mod toolkit;
+#[path = "cli/transcripts.rs"]
+mod transcripts;

@@ -1,9 +1,9 @@
 //! The command line: clap definitions (one file per command group), the context every command
 //! gets, and the mapping from errors to exit codes (0 ok, 1 rejected, 2 usage/config, 3 internal).
 
+pub mod changelog;
 pub mod common;
 pub mod demo;
-pub mod docs;
 pub mod grant;
 pub mod halt;
 pub mod hook_entry;
@@ -15,6 +15,8 @@ pub mod merge;
 pub mod new;
 pub mod prompt;
 pub mod record;
+pub mod report;
+pub mod runbook;
 pub mod show;
 pub mod sign;
 pub mod status;
@@ -61,11 +63,11 @@ pub enum Command {
     /// The Ops Governor prompt for an agent (or, with --ledger, the ledger YAML snippet).
     Prompt(prompt::Args),
     /// The runbook of an operation, with its signoff and ledger entry.
-    Runbook(docs::RunbookArgs),
+    Runbook(runbook::RunbookArgs),
     /// The reporting contract of an operation: summary, changes, evidence, risk, next actions.
-    Report(docs::ReportArgs),
+    Report(report::ReportArgs),
     /// The Markdown changelog of the ledger (month sections, newest first).
-    Changelog(docs::ChangelogArgs),
+    Changelog(changelog::ChangelogArgs),
     /// Add your signoff to a record; tag it when it reaches its threshold.
     Sign(sign::Args),
     /// Create the signed tag of an approved operation.
@@ -208,9 +210,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::New(a) => new::run(&ctx, a),
         Command::Sign(a) => sign::run(&ctx, a),
         Command::Prompt(a) => prompt::run(&ctx, a),
-        Command::Runbook(a) => docs::run_runbook(&ctx, a),
-        Command::Report(a) => docs::run_report(&ctx, a),
-        Command::Changelog(a) => docs::run_changelog(&ctx, a),
+        Command::Runbook(a) => runbook::run(&ctx, a),
+        Command::Report(a) => report::run(&ctx, a),
+        Command::Changelog(a) => changelog::run(&ctx, a),
         Command::Record(a) => record::run_record(&ctx, a),
         Command::Close(a) => record::run_close(&ctx, a),
         Command::Rollback(a) => record::run_rollback(&ctx, a),

@@ -5,15 +5,14 @@ use std::io::Write;
 
 use anyhow::Result;
 
+use git_ops::engine::report::prompt_sources;
 use git_ops::model::RecordId;
-use git_ops::model::record::Record;
+use git_ops::model::record::Grant;
 use git_ops::model::yaml;
 use git_ops::render::prompt::{PromptInput, TEMPLATE, fill};
-use git_ops::store::Ledger;
 
-use super::common::{Ctx, load_policy, stdout};
+use super::common::{Ctx, stdout};
 use super::new::Declaration;
-use super::usage;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,16 +26,9 @@ pub struct Args {
     pub grant: Option<RecordId>,
 }
 
-pub const TEMPLATE_PATH: &str = "ops/prompt_template.txt";
-
 pub fn run(ctx: &Ctx, a: Args) -> Result<u8> {
     a.decl.validate()?;
     let d = &a.decl;
-    // Outside a repository the built-in template and the seed's NOT ALLOWED list are used.
-    let repo = ctx.repo().ok();
-    let root = repo
-        .as_ref()
-        .and_then(|r| r.workdir().ok().map(|p| p.to_path_buf()));
     let mut out = stdout();
     if a.ledger {
         let mut m = serde_json::Map::new();
@@ -82,57 +74,52 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<u8> {
         allowed_services: d.allowed_services.clone(),
         ..Default::default()
     };
-    let mut template = TEMPLATE.to_string();
-    if let Some(root) = &root {
-        if let Ok(p) = load_policy(root) {
-            input.forbidden = p.forbidden.clone();
-        }
-        if let Ok(t) = std::fs::read_to_string(root.join(TEMPLATE_PATH)) {
-            template = t;
-        }
+    // Outside a repository the built-in template and the seed's NOT ALLOWED list are used.
+    let sources = prompt_sources(&ctx.cwd, a.grant.as_ref())?;
+    if let Some(f) = sources.forbidden {
+        input.forbidden = f;
     }
-    if let Some(g) = &a.grant {
-        let Some(root) = &root else {
-            return Err(usage("--grant needs a repository with a ledger"));
-        };
-        let ledger = Ledger::load(root)?;
-        let Some(Record::Grant(grant)) = ledger.find(g).map(|l| l.value) else {
-            return Err(usage(format!("no grant {g} in the ledger")));
-        };
-        let s = &grant.scope;
-        input.grant = vec![
-            format!(
-                "grant {g} to {}, valid until {}{}",
-                grant.grantee,
-                grant.expires_at,
-                if grant.break_glass {
-                    " (BREAK-GLASS)"
-                } else {
-                    ""
-                }
-            ),
-            format!(
-                "risk classes: {}",
-                s.risk_classes
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            format!("paths: {}", s.paths.join(", ")),
-            format!("services: {}", s.services.join(", ")),
-            format!("environments: {}", s.environments.join(", ")),
-            format!(
-                "auto rollback: {}",
-                if s.auto_rollback {
-                    "allowed"
-                } else {
-                    "not allowed; ask"
-                }
-            ),
-            format!("sign with: git ops sign <id> --grant {g}; outside these bounds: HALT and ASK"),
-        ];
+    if let (Some(g), Some(grant)) = (&a.grant, &sources.grant) {
+        input.grant = grant_bounds(g, grant);
     }
+    let template = sources.template.unwrap_or_else(|| TEMPLATE.to_string());
     write!(out, "{}", fill(&template, &input))?;
     Ok(0)
+}
+
+/// The bounds of grant `g` as the prompt's scope contract states them.
+fn grant_bounds(g: &RecordId, grant: &Grant) -> Vec<String> {
+    let s = &grant.scope;
+    vec![
+        format!(
+            "grant {g} to {}, valid until {}{}",
+            grant.grantee,
+            grant.expires_at,
+            if grant.break_glass {
+                " (BREAK-GLASS)"
+            } else {
+                ""
+            }
+        ),
+        format!(
+            "risk classes: {}",
+            s.risk_classes
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        format!("paths: {}", s.paths.join(", ")),
+        format!("services: {}", s.services.join(", ")),
+        format!("environments: {}", s.environments.join(", ")),
+        format!(
+            "auto rollback: {}",
+            if s.auto_rollback {
+                "allowed"
+            } else {
+                "not allowed; ask"
+            }
+        ),
+        format!("sign with: git ops sign <id> --grant {g}; outside these bounds: HALT and ASK"),
+    ]
 }

@@ -8,7 +8,9 @@ pub mod keys;
 pub mod merge;
 pub mod ops;
 pub mod record;
+pub mod report;
 pub mod status;
+pub mod verify;
 pub mod workspace;
 
 pub use error::{Error, Result};

@@ -3,13 +3,13 @@
 
 pub mod changelog;
 pub mod hook;
-pub mod opsreport;
 pub mod outcome;
 pub mod prompt;
 pub mod report;
 pub mod runbook;
 pub mod seed;
 pub mod status;
+pub mod verify;
 
 use std::borrow::Cow;
 
