@@ -36,6 +36,10 @@ enum Cover {
     LiveGrant,
     /// Signed by the bot under a grant revoked after the signoff.
     RevokedGrant,
+    /// Signed by a human with a key rotated out of the policy since: approved as history (the
+    /// key was in the policy then), but the hooks judge a covering operation under the policy in
+    /// force, where that key is unknown, so it does not count now.
+    RotatedKey,
 }
 
 /// One operation of the matrix.
@@ -45,16 +49,27 @@ struct Row {
     /// Its state as history, which every command must show.
     state: &'static str,
     cover: Cover,
-    /// Who `show --format seed` must name in `approved_by` (None: null, as it is not approved).
+    /// Whom `show --format seed`, `runbook` and `report` must name in `approved_by` (None: not
+    /// approved). A grant signoff counts as the approvals of the grant's signers.
     approved_by: Option<&'static str>,
     /// What `git ops sign` printed when the last signoff was added, if one was.
     sign_line: Option<String>,
 }
 
 impl Row {
+    /// A word the reason its approval does not count now must contain (None: it counts).
+    fn cause(&self, halted: bool) -> Option<&'static str> {
+        match self.cover {
+            Cover::RevokedGrant => Some("revoked"),
+            Cover::RotatedKey => Some("key"),
+            Cover::LiveGrant if halted => Some("halted"),
+            _ => None,
+        }
+    }
+
     /// Whether its approval does not count now: a revoked grant, or any grant while halted.
     fn suspended(&self, halted: bool) -> bool {
-        self.cover == Cover::RevokedGrant || (halted && self.cover == Cover::LiveGrant)
+        self.cause(halted).is_some()
     }
 }
 
@@ -147,7 +162,10 @@ fn grant(repo: &Repo, alice: &Key, bob: &Key) -> String {
     )
     .ok();
     let id = out.stdout().trim().to_string();
-    assert!(id.starts_with("GRANT-"), "grant create printed {id:?}\n{out}");
+    assert!(
+        id.starts_with("GRANT-"),
+        "grant create printed {id:?}\n{out}"
+    );
     let line = sign(repo, bob, Some("-2 hours"), &[&id]);
     assert!(line.contains("approved (1 of 1 approvals)"), "{line}");
     id
@@ -201,7 +219,15 @@ fn build() -> (Repo, Key, Vec<Row>) {
 
     // Approved by carol, whose key is then rotated (a policy change, version bumped, committed):
     // her signoff verifies under the earlier policy version only.
-    let rotated = declare(&repo, &alice, None, "Restart web", "SERVICE_RESTART", &web, &[]);
+    let rotated = declare(
+        &repo,
+        &alice,
+        None,
+        "Restart web",
+        "SERVICE_RESTART",
+        &web,
+        &[],
+    );
     let line = sign(&repo, &carol, None, &[&rotated]);
     repo.commit_all("Record the restart");
     let change = declare(
@@ -240,7 +266,7 @@ fn build() -> (Repo, Key, Vec<Row>) {
         what: "approved with a key rotated out since",
         id: rotated,
         state: "approved",
-        cover: Cover::Human,
+        cover: Cover::RotatedKey,
         approved_by: Some("carol"),
         sign_line: Some(line),
     });
@@ -249,12 +275,21 @@ fn build() -> (Repo, Key, Vec<Row>) {
         id: change,
         state: "approved",
         cover: Cover::Human,
-        approved_by: Some("bob"),
+        // LOW_RISK_CONFIG allows self-approval, so the requester's signoff counts too.
+        approved_by: Some("alice, bob"),
         sign_line: Some(change_line),
     });
 
     // Pending: one with no approval, one short of the two human approvals the lock file needs.
-    let pending = declare(&repo, &alice, None, "Restart api", "SERVICE_RESTART", &web, &[]);
+    let pending = declare(
+        &repo,
+        &alice,
+        None,
+        "Restart api",
+        "SERVICE_RESTART",
+        &web,
+        &[],
+    );
     rows.push(Row {
         what: "pending, not signed",
         id: pending,
@@ -283,7 +318,15 @@ fn build() -> (Repo, Key, Vec<Row>) {
     });
 
     // Approved by a human.
-    let human = declare(&repo, &alice, None, "Scale web", "SERVICE_RESTART", &web, &[]);
+    let human = declare(
+        &repo,
+        &alice,
+        None,
+        "Scale web",
+        "SERVICE_RESTART",
+        &web,
+        &[],
+    );
     let line = sign(&repo, &bob, None, &[&human]);
     rows.push(Row {
         what: "approved by a human",
@@ -295,7 +338,15 @@ fn build() -> (Repo, Key, Vec<Row>) {
     });
 
     // Approved by a human, then closed by an outcome.
-    let closed = declare(&repo, &alice, None, "Tune web", "SERVICE_RESTART", &web, &[]);
+    let closed = declare(
+        &repo,
+        &alice,
+        None,
+        "Tune web",
+        "SERVICE_RESTART",
+        &web,
+        &[],
+    );
     let line = sign(&repo, &bob, None, &[&closed]);
     let out = repo
         .ops(&alice, &["close", &closed, "--outcome", "SUCCESS"])
@@ -340,7 +391,7 @@ fn build() -> (Repo, Key, Vec<Row>) {
         id,
         state: "approved",
         cover: Cover::LiveGrant,
-        approved_by: Some(BOT),
+        approved_by: Some("alice, bob"),
         sign_line: Some(line),
     });
     let (id, line) = bot_approves(&repo, &bot, "Roll web image again", &doomed);
@@ -349,7 +400,7 @@ fn build() -> (Repo, Key, Vec<Row>) {
         id,
         state: "approved",
         cover: Cover::RevokedGrant,
-        approved_by: Some(BOT),
+        approved_by: Some("alice, bob"),
         sign_line: Some(line),
     });
     let (id, line) = bot_approves(&repo, &bot, "Roll web image once more", &live);
@@ -358,7 +409,7 @@ fn build() -> (Repo, Key, Vec<Row>) {
         id,
         state: "approved",
         cover: Cover::LiveGrant,
-        approved_by: Some(BOT),
+        approved_by: Some("alice, bob"),
         sign_line: Some(line),
     });
     repo.commit_all("The operations of the day");
@@ -389,7 +440,11 @@ fn status_sections(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut section = None;
     for l in text.lines() {
         if let Some(item) = l.strip_prefix("  ") {
-            let id = item.split_whitespace().next().unwrap_or_default().to_string();
+            let id = item
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
             match section {
                 Some("waiting") => waiting.insert(id),
                 Some("suspended") => suspended.insert(id),
@@ -425,9 +480,16 @@ fn runbook_field(text: &str, field: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Records a failed check without stopping, so that one run shows every disagreement.
+fn soft(failures: &mut Vec<String>, ok: bool, message: String) {
+    if !ok {
+        failures.push(message);
+    }
+}
+
 /// Runs every command that shows a state, at one clock, and checks each against the matrix.
 /// `phase` names the moment in the messages; `halted` says whether a halt is in force.
-fn check(repo: &Repo, rows: &[Row], phase: &str, halted: bool) {
+fn check(repo: &Repo, rows: &[Row], phase: &str, halted: bool, failures: &mut Vec<String>) {
     // The reference for the records that are not operations of the matrix (grants, the
     // revocation, the outcome, a halt): every one of them is approved.
     let list_json = repo.records();
@@ -435,7 +497,10 @@ fn check(repo: &Repo, rows: &[Row], phase: &str, halted: bool) {
     for r in &list_json {
         let id = r["id"].as_str().expect("an id").to_string();
         let approvals = format!("{}/{}", r["approvals"], r["required"]);
-        expected.insert(id, (r["state"].as_str().expect("a state").to_string(), approvals));
+        expected.insert(
+            id,
+            (r["state"].as_str().expect("a state").to_string(), approvals),
+        );
     }
     for row in rows {
         let (state, _) = expected.get(&row.id).unwrap_or_else(|| {
@@ -502,7 +567,10 @@ fn check(repo: &Repo, rows: &[Row], phase: &str, halted: bool) {
     }
 
     // verify: the same state for every record, and the same counts in its summary line.
-    let verify = repo.ops_keyless(&["verify", "--format", "json"]).ok().json();
+    let verify = repo
+        .ops_keyless(&["verify", "--format", "json"])
+        .ok()
+        .json();
     let records = verify["records"].as_array().expect("verify's records");
     assert_eq!(
         records.len(),
@@ -559,6 +627,24 @@ fn check(repo: &Repo, rows: &[Row], phase: &str, halted: bool) {
         suspended,
         "[{phase}] status --format json: suspended is not the halted/revoked-grant operations\n{status}"
     );
+    // Each says why; before the fix in src/engine/status.rs (`why_not_now`) the rotated-key
+    // operation was listed with no reason at all, since only the notes were shown, not the
+    // problems that make it invalid now.
+    for x in status["suspended"].as_array().expect("a list") {
+        let id = x["id"].as_str().expect("an id");
+        let why = x["why"].to_string();
+        let row = rows
+            .iter()
+            .find(|r| r.id == id)
+            .expect("a row of the matrix");
+        let cause = row.cause(halted).expect("suspended rows have a cause");
+        assert!(
+            why.contains(cause),
+            "[{phase}] status --format json: {id} ({}) is suspended for {why}, which does not \
+             say {cause:?}",
+            row.what
+        );
+    }
     assert_eq!(
         status["posture"],
         if halted { "HALTED" } else { "OK" },
@@ -584,13 +670,45 @@ fn check(repo: &Repo, rows: &[Row], phase: &str, halted: bool) {
             .ok()
             .stdout();
         let body = seed.strip_prefix("---\n").unwrap_or(&seed);
-        let flat: Value = serde_saphyr::from_str(body)
-            .unwrap_or_else(|e| panic!("[{phase}] show {id} --format seed: not YAML ({e})\n{seed}"));
+        let flat: Value = serde_saphyr::from_str(body).unwrap_or_else(|e| {
+            panic!("[{phase}] show {id} --format seed: not YAML ({e})\n{seed}")
+        });
+        let report = repo
+            .ops_keyless(&["report", id, "--format", "json"])
+            .ok()
+            .json();
+        assert_eq!(
+            report["state"].as_str(),
+            Some(state),
+            "[{phase}] report --format json: {id} ({what})"
+        );
+        let report_by: Vec<&str> = report["approved_by"]
+            .as_array()
+            .expect("report's approved_by is a list")
+            .iter()
+            .map(|v| v.as_str().expect("a name"))
+            .collect();
+        if let Some(who) = row.approved_by {
+            assert_eq!(
+                report_by.join(", "),
+                who,
+                "[{phase}] report --format json: approved_by of {id} ({what})"
+            );
+        }
+
         match row.approved_by {
-            Some(who) => assert_eq!(
-                flat["approved_by"].as_str(),
-                Some(who),
-                "[{phase}] show --format seed: approved_by of {id} ({what}, approved)\n{seed}"
+            // FAILS for the grant-approved operations: `show --format seed` (and so `runbook`,
+            // which prints the same flat view) says `approved_by: SELF`, while `report` names the
+            // grant's signers. src/render/seed.rs `flat` takes `check.approvers` only and leaves
+            // out `check.grant_approvers`, which `RecordCheck::approvals` and `report` count.
+            Some(who) => soft(
+                failures,
+                flat["approved_by"].as_str() == Some(who),
+                format!(
+                    "[{phase}] show --format seed: approved_by of {id} ({what}) is {}, report \
+                     says {who}",
+                    flat["approved_by"]
+                ),
             ),
             None => assert!(
                 flat["approved_by"].is_null() && flat["approval_timestamp"].is_null(),
@@ -606,26 +724,21 @@ fn check(repo: &Repo, rows: &[Row], phase: &str, halted: bool) {
             );
         }
 
-        let report = repo
-            .ops_keyless(&["report", id, "--format", "json"])
-            .ok()
-            .json();
-        assert_eq!(
-            report["state"].as_str(),
-            Some(state),
-            "[{phase}] report --format json: {id} ({what})"
-        );
-
         let runbook = repo.ops_keyless(&["runbook", id]).ok().stdout();
         assert_eq!(
             runbook_field(&runbook, "state").as_deref(),
             Some(state),
             "[{phase}] runbook: state of {id} ({what})\n{runbook}"
         );
-        assert_eq!(
-            runbook_field(&runbook, "approved_by"),
-            Some(row.approved_by.unwrap_or("(not yet)").to_string()),
-            "[{phase}] runbook: approved_by of {id} ({what})\n{runbook}"
+        // FAILS for the grant-approved operations, as `show --format seed` above (same cause).
+        let runbook_by = runbook_field(&runbook, "approved_by");
+        let want_by = row.approved_by.unwrap_or("(not yet)");
+        soft(
+            failures,
+            runbook_by.as_deref() == Some(want_by),
+            format!(
+                "[{phase}] runbook: approved_by of {id} ({what}) is {runbook_by:?}, not {want_by}"
+            ),
         );
 
         let out = repo.ops_keyless(&["use", id]).ok();
@@ -635,12 +748,14 @@ fn check(repo: &Repo, rows: &[Row], phase: &str, halted: bool) {
                 warning.contains(&format!("warning: {id} is {state} now")),
                 "[{phase}] use: {id} ({what}) is {state}, and use does not say so\n{out}"
             );
-        } else if row.suspended(halted) {
+        } else if let Some(cause) = row.cause(halted) {
             assert!(
                 warning.contains(&format!(
-                    "warning: {id} is approved, but its approval does not count now"
-                )),
-                "[{phase}] use: {id} ({what}) is suspended, and use does not warn\n{out}"
+                    "warning: {id} is approved, but its approval does not count now ("
+                )) && warning.contains(cause)
+                    && !warning.contains("now ()"),
+                "[{phase}] use: {id} ({what}) is suspended, and use does not warn saying \
+                 {cause:?}\n{out}"
             );
         } else {
             assert!(
@@ -674,7 +789,8 @@ fn check(repo: &Repo, rows: &[Row], phase: &str, halted: bool) {
 #[test]
 fn every_command_shows_the_same_state_for_each_record() {
     let (repo, alice, rows) = build();
-    check(&repo, &rows, "revoked grant", false);
+    let mut failures = Vec::new();
+    check(&repo, &rows, "revoked grant", false, &mut failures);
 
     // Halt after every approval: the grant-approved operations stop counting now, and stay
     // approved as history.
@@ -683,5 +799,10 @@ fn every_command_shows_the_same_state_for_each_record() {
         .ok()
         .stdout();
     assert!(halt.trim().starts_with("HALT-"), "{halt}");
-    check(&repo, &rows, "halted", true);
+    check(&repo, &rows, "halted", true, &mut failures);
+    assert!(
+        failures.is_empty(),
+        "commands disagree:\n{}",
+        failures.join("\n")
+    );
 }
