@@ -6,6 +6,8 @@
 mod bad_input;
 #[path = "cli/concurrency.rs"]
 mod concurrency;
+#[path = "cli/consistency.rs"]
+mod consistency;
 #[path = "cli/coverage.rs"]
 mod coverage;
 #[path = "cli/enforce.rs"]

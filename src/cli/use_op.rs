@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     } else if now != State::Approved {
         eprintln!(
             "warning: {id} is approved, but its approval does not count now ({}); commits linked to it are refused",
-            line(&standing.now.check.notes.join("; "))
+            line(&standing.why_not_now().join("; "))
         );
     } else if let Err(why) = &standing.live {
         eprintln!(

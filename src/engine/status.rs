@@ -93,7 +93,7 @@ impl Workspace {
                     if now.state() != State::Approved {
                         suspended.push(Suspended {
                             id: *r.value.id(),
-                            why: now.check.notes.clone(),
+                            why: why_not_now(&now),
                         });
                     }
                 }
@@ -167,6 +167,26 @@ pub struct Standing {
     /// Whether it could cover a change now, and why not: the same decision the hooks make
     /// (approved now, inside its window, not closed).
     pub live: std::result::Result<(), crate::verify::candidate::Unusable>,
+}
+
+/// Why a record judged now falls short: the signoffs that do not count (a halted or revoked
+/// grant), then what makes it invalid now (a signoff whose key was rotated out of the policy in
+/// force, which only the earlier policy versions accept as history).
+pub fn why_not_now(now: &super::Judged) -> Vec<String> {
+    let check = &now.check;
+    check
+        .notes
+        .iter()
+        .cloned()
+        .chain(check.problems.iter().map(|(_, why)| why.clone()))
+        .collect()
+}
+
+impl Standing {
+    /// Why the approval made does not count now (empty when it does).
+    pub fn why_not_now(&self) -> Vec<String> {
+        why_not_now(&self.now)
+    }
 }
 
 impl Workspace {
