@@ -24,7 +24,13 @@ pub fn flat(record: &Record, check: &RecordCheck) -> Map<String, Value> {
         "requested_by".into(),
         requester.clone().map(Value::String).unwrap_or(Value::Null),
     );
-    let approvers: Vec<String> = check.approvers.iter().map(|a| a.to_string()).collect();
+    // Approvals signed by the approvers themselves and those carried by a grant (the grant's
+    // human signers), as `report` and `list` count them.
+    let approvers: Vec<String> = check
+        .approvers
+        .union(&check.grant_approvers)
+        .map(|a| a.to_string())
+        .collect();
     let approved_by = if check.state() != State::Approved {
         Value::Null
     } else if approvers.is_empty()
@@ -40,7 +46,9 @@ pub fn flat(record: &Record, check: &RecordCheck) -> Map<String, Value> {
             .signoffs()
             .iter()
             .filter(|s| {
-                s.role == Role::Approver && check.approvers.contains(&s.by)
+                s.role == Role::Approver
+                    && (check.approvers.contains(&s.by)
+                        || (s.grant.is_some() && !check.grant_approvers.is_empty()))
                     || s.role == Role::Requester
             })
             .map(|s| s.at)
