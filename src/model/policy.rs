@@ -199,6 +199,41 @@ pub struct Policy {
     pub operations: OperationsCfg,
     #[serde(default)]
     pub forbidden: Vec<String>,
+    #[serde(default, skip_serializing_if = "RefsCfg::is_default")]
+    pub refs: RefsCfg,
+}
+
+/// What the server lets a push do to refs other than branches moving forward (DESIGN §3.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefsCfg {
+    /// Ref namespaces besides `refs/heads/` and `refs/tags/` that may be pushed, such as
+    /// `refs/notes/`. `refs/replace/` is never allowed: it changes what every reader sees.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_namespaces: Vec<String>,
+    /// Tags other than `ops-*` may be moved or deleted (ledger tags never are).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub movable_tags: bool,
+}
+
+impl RefsCfg {
+    fn is_default(&self) -> bool {
+        *self == RefsCfg::default()
+    }
+
+    /// Whether a push may create, move or delete `refname` at all.
+    pub fn allows_namespace(&self, refname: &str) -> bool {
+        if refname.starts_with("refs/heads/") || refname.starts_with("refs/tags/") {
+            return true;
+        }
+        if refname.starts_with("refs/replace/") {
+            return false;
+        }
+        self.allow_namespaces.iter().any(|ns| {
+            let ns = ns.trim_end_matches('/');
+            ns.starts_with("refs/") && refname.starts_with(&format!("{ns}/"))
+        })
+    }
 }
 
 impl Policy {

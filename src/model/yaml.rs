@@ -963,6 +963,7 @@ mod tests {
                             human_only_tags: o.2,
                         },
                         forbidden,
+                        refs: Default::default(),
                     },
                 )
                 .boxed()

@@ -1,6 +1,7 @@
 //! Every file and git access: the repository, ledger files (locked, atomic appends), the policy,
 //! key files and tags. Nothing outside this module imports gix or writes files.
 
+pub mod accepted;
 pub mod active;
 pub mod audit;
 pub mod diff;

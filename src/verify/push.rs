@@ -9,11 +9,11 @@ use gix::ObjectId;
 
 use super::coverage::grant_index_on_side;
 use super::grants::GrantClock;
-use super::range::{Clock, judge_commits, ledger_monotonic};
+use super::range::{Clock, judge_commits, judge_net_change, ledger_monotonic};
 use super::records::check_record_with;
 use super::tags::check_tags;
 use super::{Finding, Report, Severity};
-use crate::model::policy::POLICY_PATH;
+use crate::model::policy::{POLICY_PATH, RefsCfg};
 use crate::model::{RecordId, Timestamp, yaml};
 use crate::store::ledger::{LedgerFile, month_path};
 use crate::store::snapshot::{SideReader, Snapshot};
@@ -130,6 +130,72 @@ fn governed(objects: &Repo, commit: ObjectId) -> Result<bool, store::Error> {
 /// Checks a push: every new commit of every updated ref, and every `ops-*` tag. `known` are the
 /// commits the receiving side already has (they are not judged again); `bootstrap_ok` decides
 /// whether a commit adding a policy to a history without one may become a trust root.
+/// What a receiving server knows beyond the pushed objects: its default branch, the policy's
+/// rules for refs (from the default branch), and the last accepted tip of each governed branch.
+#[derive(Debug, Clone, Default)]
+pub struct ServerView {
+    pub default_tip: Option<ObjectId>,
+    pub refs: RefsCfg,
+    pub accepted: BTreeMap<String, ObjectId>,
+}
+
+impl ServerView {
+    /// The view of `real`: its HEAD branch, that branch's policy's `refs` section, and the
+    /// accepted tips the hook recorded.
+    pub fn of(real: &Repo) -> Result<ServerView, store::Error> {
+        let default_tip = real
+            .head_branch()
+            .and_then(|b| real.resolve_commit(&format!("refs/heads/{b}")).ok());
+        let refs = match default_tip {
+            Some(tip) => real
+                .file_in_tree(Some(real.commit_tree(tip)?), POLICY_PATH)?
+                .and_then(|t| yaml::parse_policy(&String::from_utf8_lossy(&t)).ok())
+                .map(|p| p.refs)
+                .unwrap_or_default(),
+            None => RefsCfg::default(),
+        };
+        Ok(ServerView {
+            default_tip,
+            refs,
+            accepted: store::accepted::read(real)?,
+        })
+    }
+}
+
+/// Whether `ancestor` is `descendant` or one of its ancestors.
+fn contains(
+    objects: &Repo,
+    descendant: ObjectId,
+    ancestor: ObjectId,
+) -> Result<bool, store::Error> {
+    Ok(
+        objects.has_object(ancestor)
+            && objects.commits_between(ancestor, &[descendant])?.is_empty(),
+    )
+}
+
+/// What a new branch is judged against: the default branch's tip when the branch contains it,
+/// else the commit where the branch left the default branch's history, else (an orphan, or a
+/// commit the default branch already holds) the default branch's tip itself.
+fn new_branch_base(
+    objects: &Repo,
+    default_tip: ObjectId,
+    tip: ObjectId,
+) -> Result<ObjectId, store::Error> {
+    if contains(objects, tip, default_tip)? {
+        return Ok(default_tip);
+    }
+    let own = objects.commits_between(tip, &[default_tip])?;
+    for c in &own {
+        for p in objects.commit_info(*c)?.parents {
+            if !own.contains(&p) {
+                return Ok(p);
+            }
+        }
+    }
+    Ok(default_tip)
+}
+
 pub fn check_updates(
     objects: &Repo,
     updates: &[RefUpdate],
@@ -138,11 +204,31 @@ pub fn check_updates(
     bootstrap_ok: &dyn Fn(ObjectId) -> bool,
     rewrites: Rewrites,
 ) -> Result<Report, store::Error> {
+    check_updates_on(objects, updates, known, now, bootstrap_ok, rewrites, None)
+}
+
+/// [`check_updates`] with what a receiving server knows (`server`): refs outside branches and
+/// tags, moved tags, branches recreated behind their last accepted tip, and the net change of
+/// each branch update (a new branch against the default branch) are judged too.
+pub fn check_updates_on(
+    objects: &Repo,
+    updates: &[RefUpdate],
+    known: &[ObjectId],
+    now: Timestamp,
+    bootstrap_ok: &dyn Fn(ObjectId) -> bool,
+    rewrites: Rewrites,
+    server: Option<&ServerView>,
+) -> Result<Report, store::Error> {
     let deny_rewrites = rewrites == Rewrites::Denied;
     let mut report = Report::default();
     let mut tips: Vec<ObjectId> = Vec::new();
     for u in updates {
         let is_ops_tag = u.refname.starts_with("refs/tags/ops-");
+        if let Some(server) = server
+            && refused_by_server(objects, server, u, &mut report)?
+        {
+            continue;
+        }
         let Some(new) = u.new else {
             if is_ops_tag {
                 report.push(Finding::error(
@@ -215,6 +301,34 @@ pub fn check_updates(
                 report.push(f);
             }
         }
+        // What the update does to the branch as a whole, which no single commit may show.
+        if u.refname.starts_with("refs/heads/") {
+            let base = match (
+                u.old.and_then(|o| objects.peel_to_commit(o).ok().flatten()),
+                server,
+            ) {
+                (Some(old), _) => Some(old),
+                (
+                    None,
+                    Some(ServerView {
+                        default_tip: Some(d),
+                        ..
+                    }),
+                ) => Some(new_branch_base(objects, *d, commit)?),
+                (None, _) => None,
+            };
+            if let Some(base) = base
+                && governed(objects, base)?
+            {
+                for mut f in judge_net_change(objects, base, commit, &commits, now)?.findings {
+                    if f.severity == Severity::Info {
+                        continue;
+                    }
+                    f.message = format!("{}: {}", u.refname, f.message);
+                    report.push(f);
+                }
+            }
+        }
         if !u.refname.starts_with("refs/tags/") {
             tips.push(commit);
         }
@@ -233,6 +347,58 @@ pub fn check_updates(
 
 /// A pushed `ops-*` tag (`name` without `refs/tags/`, pointing at `object`) must agree with its
 /// record in the ledger of one of `tips` (the pushed or known branches).
+/// The server's own rules for a ref update; true when it is refused (and reported).
+fn refused_by_server(
+    objects: &Repo,
+    server: &ServerView,
+    u: &RefUpdate,
+    report: &mut Report,
+) -> Result<bool, store::Error> {
+    let r = &u.refname;
+    if !server.refs.allows_namespace(r) {
+        let why = if r.starts_with("refs/replace/") {
+            "replace refs change what `git show`, `git archive` and clones return for other objects, and are never accepted"
+        } else {
+            "only branches (refs/heads/) and tags (refs/tags/) are accepted, unless the policy's refs.allow_namespaces names the namespace"
+        };
+        report.push(Finding::error("ref-namespace", format!("{r}: {why}")));
+        return Ok(true);
+    }
+    if r.starts_with("refs/tags/")
+        && !r.starts_with("refs/tags/ops-")
+        && u.old.is_some()
+        && !server.refs.movable_tags
+    {
+        let (code, what) = if u.new.is_none() {
+            ("tag-deleted", "deleted")
+        } else {
+            ("tag-moved", "moved")
+        };
+        report.push(Finding::error(
+            code,
+            format!("{r}: an existing tag is never {what} on this server (the policy's refs.movable_tags allows it for tags other than ops-*)"),
+        ));
+        return Ok(true);
+    }
+    if r.starts_with("refs/heads/")
+        && u.old.is_none()
+        && let Some(new) = u.new
+        && let Some(accepted) = server.accepted.get(r)
+        && let Some(tip) = objects.peel_to_commit(new)?
+        && !contains(objects, tip, *accepted)?
+    {
+        report.push(Finding::error(
+            "branch-recreated",
+            format!(
+                "{r}: this governed branch was last accepted at {}, and the new tip does not contain that commit; a governed branch only moves forward, also across a delete and a recreate",
+                accepted.to_hex_with_len(10)
+            ),
+        ));
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 pub fn check_pushed_tag(
     repo: &Repo,
     name: &str,
@@ -352,14 +518,31 @@ pub fn check_received(
     let objects = view.as_ref().map(|(r, _)| r).unwrap_or(real);
     let known = real.all_ref_commits()?;
     let rule = bootstrap_rule(real, &known)?;
-    check_updates(
+    let server = ServerView::of(real)?;
+    let report = check_updates_on(
         objects,
         updates,
         &known,
         now,
         rule.as_ref(),
         Rewrites::Denied,
-    )
+        Some(&server),
+    )?;
+    if report.ok() {
+        // Remember where each governed branch now stands; only this hook writes it.
+        let mut tips = Vec::new();
+        for u in updates {
+            if u.refname.starts_with("refs/heads/")
+                && let Some(new) = u.new
+                && let Some(tip) = objects.peel_to_commit(new)?
+                && governed(objects, tip)?
+            {
+                tips.push((u.refname.clone(), tip));
+            }
+        }
+        store::accepted::record(real, &tips)?;
+    }
+    Ok(report)
 }
 
 /// Real repositories for the tests of the hook checks, made with the real `git` binary in an
@@ -684,10 +867,21 @@ mod tests {
             "{:?}",
             report.findings
         );
-        // Commits the other side already has are not judged again.
+        // Commits the other side already has are not judged again one by one, but what the
+        // update does to the branch is: the ref moves to a policy change nobody covered.
         let report =
             check_updates(&repo, &push, &[changed], now(), &|_| true, Rewrites::Denied).unwrap();
-        assert!(report.ok(), "{:?}", report.findings);
+        let errors: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].message.contains("the net change of the update")
+                && errors[0].code == "uncovered",
+            "{errors:?}"
+        );
     }
 
     #[test]

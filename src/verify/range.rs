@@ -239,3 +239,79 @@ pub fn ledger_monotonic(repo: &Repo, from: ObjectId, to: ObjectId) -> Result<Rep
     }
     Ok(report)
 }
+
+/// What a ref update does to the ref as a whole (DESIGN §3.1): the net change from `base` (the
+/// ref's old tip, or what a new branch is judged against) to `tip`.
+///
+/// Each new commit was judged on its own against its first parent; that does not see a change
+/// that no single commit shows, such as a merge whose first parent is an old commit (the ref then
+/// jumps back to old content). So every path whose content differs between `base` and `tip` must
+/// have its new content produced by one of `new_commits` (which were judged), or else the
+/// difference itself is judged as a change: under `base`'s policy, at the verifier's clock, linked
+/// by the trailers of every commit between `base` and `tip`. Immutable paths, symlinks and the
+/// policy are judged the same way.
+pub fn judge_net_change(
+    repo: &Repo,
+    base: ObjectId,
+    tip: ObjectId,
+    new_commits: &[ObjectId],
+    now: Timestamp,
+) -> Result<Report, store::Error> {
+    use std::collections::BTreeSet;
+    let (old_tree, new_tree) = (repo.commit_tree(base)?, repo.commit_tree(tip)?);
+    if old_tree == new_tree {
+        return Ok(Report::default());
+    }
+    // (path, content) pairs the new commits produced, each against its first parent: those
+    // were judged in this push, at this clock.
+    let mut produced: BTreeSet<(String, Option<ObjectId>)> = BTreeSet::new();
+    for c in new_commits {
+        let info = repo.commit_info(*c)?;
+        for ch in commit_changes(repo, &info)?.1 {
+            produced.insert((ch.path, ch.new.map(|(id, _)| id)));
+        }
+    }
+    // Links: the trailers of every commit the update brings to the ref, new or already known
+    // (a branch pushed earlier and now fast-forwarded onto this one is judged again, now).
+    let mut links = Vec::new();
+    for c in repo.commits_between(tip, &[base])? {
+        let info = repo.commit_info(c)?;
+        if let Ok(ids) = trailer::ops_ids(&info.message) {
+            links.extend(ids);
+        }
+    }
+    links.sort();
+    links.dedup();
+    let changes: Vec<Change> = repo
+        .diff_trees(Some(old_tree), Some(new_tree))?
+        .into_iter()
+        .filter(|ch| !produced.contains(&(ch.path.clone(), ch.new.map(|(id, _)| id))))
+        .collect();
+    if changes.is_empty() {
+        return Ok(Report::default());
+    }
+    let old = SideReader {
+        repo,
+        snapshot: Snapshot::Tree(Some(old_tree)),
+    };
+    let new = SideReader {
+        repo,
+        snapshot: Snapshot::Tree(Some(new_tree)),
+    };
+    let mut judgement = judge(&ChangeContext {
+        old: &old,
+        new: &new,
+        changes: &changes,
+        links: &links,
+        now,
+    })?;
+    let label = format!("{}..{}", base.to_hex_with_len(10), tip.to_hex_with_len(10));
+    for f in &mut judgement.report.findings {
+        f.commit = Some(label.clone());
+        f.message = format!(
+            "the net change of the update ({label}), which no single new commit made: {}",
+            f.message
+        );
+    }
+    Ok(judgement.report)
+}
