@@ -24,6 +24,8 @@ mod keys;
 mod merge;
 #[path = "cli/misc.rs"]
 mod misc;
+#[path = "cli/ref_updates.rs"]
+mod ref_updates;
 #[path = "cli/review.rs"]
 mod review;
 #[path = "cli/samples.rs"]

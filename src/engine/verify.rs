@@ -60,7 +60,21 @@ pub fn verify(
                 false,
             )?;
             note_bootstrap(&judged, &mut notes);
-            merge_reports(&judged)
+            let mut report = merge_reports(&judged);
+            // What the range does to a branch as a whole, as the server judges a push: the net
+            // change from A to B must be covered too (a merge whose first parent is an old
+            // commit shows no change of its own).
+            if repo
+                .file_in_tree(
+                    Some(repo.commit_tree(base)?),
+                    crate::model::policy::POLICY_PATH,
+                )?
+                .is_some()
+            {
+                let net = range::judge_net_change(repo, base, tip, &commits, now)?;
+                report.findings.extend(net.findings);
+            }
+            report
         }
         Mode::History => {
             let head = repo

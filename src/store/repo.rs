@@ -237,6 +237,26 @@ impl Repo {
         Ok(out)
     }
 
+    /// Every ref under `prefix` with the commit it points at (peeled), by full name.
+    pub fn named_ref_commits(&self, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
+        let refs = self
+            .git
+            .references()
+            .map_err(|e| Error::git("listing references", e))?;
+        let mut out = Vec::new();
+        for r in refs
+            .prefixed(prefix)
+            .map_err(|e| Error::git("listing references", e))?
+        {
+            let mut r = r.map_err(|e| Error::git("reading reference", e))?;
+            let name = r.name().as_bstr().to_string();
+            if let Ok(c) = r.peel_to_commit() {
+                out.push((name, c.id));
+            }
+        }
+        Ok(out)
+    }
+
     /// Commits of the refs under `prefix` (e.g. `refs/remotes/origin/`).
     pub fn ref_commits_under(&self, prefix: &str) -> Result<Vec<ObjectId>> {
         let refs = self

@@ -137,6 +137,8 @@ pub struct ServerView {
     pub default_tip: Option<ObjectId>,
     pub refs: RefsCfg,
     pub accepted: BTreeMap<String, ObjectId>,
+    /// Every ref of the server with its commit, by name.
+    pub ref_tips: Vec<(String, ObjectId)>,
 }
 
 impl ServerView {
@@ -158,7 +160,32 @@ impl ServerView {
             default_tip,
             refs,
             accepted: store::accepted::read(real)?,
+            ref_tips: real.named_ref_commits("refs/")?,
         })
+    }
+}
+
+/// Whether a ref other than `refname` holds `commit`: by name where the server's refs are known
+/// (two branches may point at the same commit), else by the other known commits.
+fn held_elsewhere(
+    objects: &Repo,
+    server: Option<&ServerView>,
+    known: &[ObjectId],
+    refname: &str,
+    commit: ObjectId,
+) -> Result<bool, store::Error> {
+    match server {
+        Some(s) => {
+            for (name, tip) in &s.ref_tips {
+                if name != refname && contains(objects, *tip, commit)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        None => Ok(objects
+            .commits_between(commit, &others(known, commit))?
+            .is_empty()),
     }
 }
 
@@ -238,9 +265,7 @@ pub fn check_updates_on(
             } else if deny_rewrites
                 && let Some(old) = u.old.and_then(|o| objects.peel_to_commit(o).ok().flatten())
                 && governed(objects, old)?
-                && !objects
-                    .commits_between(old, &others(known, old))?
-                    .is_empty()
+                && !held_elsewhere(objects, server, known, &u.refname, old)?
             {
                 // Deleting a governed branch that nothing else holds would lose its ledger, and it
                 // could then be created again at an older commit.
