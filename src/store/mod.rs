@@ -33,8 +33,17 @@ pub enum Error {
     },
     #[error("{path}: {error}")]
     Yaml { path: String, error: YamlError },
-    #[error("git: {0}")]
-    Git(String),
+    /// Git trouble: what we were doing, and why it failed. As for `Io`, the cause is part of
+    /// the message and deliberately not a `source`: the message reads the same whether it is
+    /// printed alone (`{}`, as reports and tag outcomes do) or with its chain (`{:#}`, as the
+    /// binary does), and the cause is said once. [`Error::git_cause`] hands the typed cause to
+    /// code that wants to look at it.
+    #[error("git: {context}{}{error}", if .context.is_empty() { "" } else { ": " })]
+    Git {
+        /// What we were doing ("reading HEAD"), or empty when the cause says it all.
+        context: String,
+        error: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// A key that cannot be used: missing, readable by others, wrong type, wrong passphrase.
     #[error("{0}")]
     Key(String),
@@ -52,17 +61,67 @@ impl Error {
             error: source,
         }
     }
-    pub fn git(context: &str, e: impl std::fmt::Display) -> Self {
-        Error::Git(format!("{context}: {e}"))
+    /// Git trouble while doing `context`, caused by `e` (a gix error, the I/O error of running
+    /// the git binary, or a [`GitError`] of our own).
+    pub fn git(
+        context: impl Into<String>,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Git {
+            context: context.into(),
+            error: Box::new(e),
+        }
+    }
+
+    /// The cause of a `Git` error, typed (downcast it to the gix error it is).
+    pub fn git_cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match self {
+            Error::Git { error, .. } => Some(error.as_ref()),
+            _ => None,
+        }
     }
 
     /// The exit code of a command that fails with this error: I/O and git trouble is internal
     /// (3); everything else is a usage or configuration problem (2).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Io { .. } | Error::Git(_) => 3,
+            Error::Io { .. } | Error::Git { .. } => 3,
             _ => 2,
         }
+    }
+}
+
+/// Git trouble found by our own code rather than by gix or the git binary: the cause of an
+/// [`Error::Git`].
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The git binary exited with a failure; what it printed on stderr.
+    #[error("{stderr}")]
+    Command { stderr: String },
+    #[error("tag {0} has no target")]
+    TagWithoutTarget(gix::ObjectId),
+    #[error("tag chain from {0} is too long")]
+    TagChainTooLong(gix::ObjectId),
+    /// A tree entry name git itself would refuse (empty, `.`, `..`, `.git`, or with a `/`).
+    #[error("entry name {0:?}")]
+    BadEntryName(String),
+    #[error("the name {0:?} appears twice")]
+    DuplicateEntry(String),
+}
+
+impl GitError {
+    /// The failure of a git command, from what it printed on stderr.
+    pub fn command(stderr: &[u8]) -> Self {
+        GitError::Command {
+            stderr: String::from_utf8_lossy(stderr).trim().to_string(),
+        }
+    }
+}
+
+/// A `Git` error that needs no context: its cause says what went wrong.
+impl From<GitError> for Error {
+    fn from(e: GitError) -> Self {
+        Error::git(String::new(), e)
     }
 }
 
