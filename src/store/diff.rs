@@ -80,9 +80,8 @@ impl Repo {
             })
             .unwrap_or_else(|| self.git.index_path());
         let file = if path.exists() {
-            gix::index::File::at(&path, self.git.object_hash(), true, Default::default()).map_err(
-                |e| Error::git(format!("the index {} is unreadable", path.display()), e),
-            )?
+            gix::index::File::at(&path, self.git.object_hash(), true, Default::default())
+                .map_err(|e| Error::git(format!("the index {} is unreadable", path.display()), e))?
         } else {
             gix::index::File::from_state(gix::index::State::new(self.git.object_hash()), path)
         };

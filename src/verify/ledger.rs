@@ -23,10 +23,7 @@ pub fn check_with_history(
     grants: &GrantIndex,
 ) -> (RecordCheck, Option<u64>) {
     let check = check_record_with(policy, r, Some((grants, GrantClock::Claimed)));
-    let key_trouble = check
-        .problems
-        .iter()
-        .any(|p| p.is_key_trouble());
+    let key_trouble = check.problems.iter().any(|p| p.is_key_trouble());
     if key_trouble {
         for p in earlier {
             let old = check_record_with(p, r, Some((grants, GrantClock::Claimed)));
