@@ -126,3 +126,91 @@ impl From<GitError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cause() -> std::io::Error {
+        std::io::Error::other("the disk is on fire")
+    }
+
+    /// The binary prints `{:#}`, which walks `source()`: the cause is in the message and is not
+    /// also a source, so it is said once, there and in a plain `{}`.
+    #[test]
+    fn git_error_says_its_cause_once() {
+        let e = Error::git("reading HEAD", cause());
+        assert_eq!(e.to_string(), "git: reading HEAD: the disk is on fire");
+        let chained = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(chained, "git: reading HEAD: the disk is on fire");
+        assert_eq!(chained.matches("the disk is on fire").count(), 1);
+
+        // Wrapped by the engine, as commands see it.
+        let engine = crate::engine::Error::from(Error::git("reading HEAD", cause()));
+        let chained = format!("{:#}", anyhow::Error::from(engine));
+        assert_eq!(
+            chained.matches("the disk is on fire").count(),
+            1,
+            "{chained}"
+        );
+    }
+
+    #[test]
+    fn git_error_keeps_its_cause_typed() {
+        let e = Error::git("running git log", cause());
+        let io = e
+            .git_cause()
+            .and_then(|c| c.downcast_ref::<std::io::Error>())
+            .expect("the cause is the io::Error it was made from");
+        assert_eq!(io.kind(), std::io::ErrorKind::Other);
+        assert_eq!(e.exit_code(), 3);
+        assert!(Error::Usage("no such record".into()).git_cause().is_none());
+    }
+
+    #[test]
+    fn git_errors_of_our_own_read_as_before() {
+        let id = gix::ObjectId::from_hex(b"0123456789abcdef0123456789abcdef01234567").unwrap();
+        assert_eq!(
+            Error::from(GitError::TagWithoutTarget(id)).to_string(),
+            "git: tag 0123456789abcdef0123456789abcdef01234567 has no target"
+        );
+        assert_eq!(
+            Error::from(GitError::TagChainTooLong(id)).to_string(),
+            "git: tag chain from 0123456789abcdef0123456789abcdef01234567 is too long"
+        );
+        assert_eq!(
+            Error::git(
+                format!("malformed tree {id}"),
+                GitError::DuplicateEntry("a".into())
+            )
+            .to_string(),
+            "git: malformed tree 0123456789abcdef0123456789abcdef01234567: the name \"a\" appears twice"
+        );
+        assert_eq!(
+            Error::git("malformed tree x", GitError::BadEntryName("..".into())).to_string(),
+            "git: malformed tree x: entry name \"..\""
+        );
+        assert_eq!(
+            Error::git("git config a.b", GitError::command(b"error: bad key\n")).to_string(),
+            "git: git config a.b: error: bad key"
+        );
+        assert_eq!(Error::from(GitError::TagChainTooLong(id)).exit_code(), 3);
+    }
+
+    /// A real gix failure: its message follows the context, and the gix error can be had back.
+    #[test]
+    fn gix_errors_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = gix::open(dir.path())
+            .map_err(|e| Error::git("opening", e))
+            .err()
+            .unwrap();
+        let text = e.to_string();
+        assert!(text.starts_with("git: opening: "), "{text}");
+        assert!(
+            e.git_cause()
+                .and_then(|c| c.downcast_ref::<gix::Error>())
+                .is_some()
+        );
+    }
+}

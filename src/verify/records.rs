@@ -371,3 +371,119 @@ pub fn check_record_with(
     }
     check
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every problem keeps the code and the message it had as a `(code, message)` pair, and
+    /// only signer, key and signature trouble sends the check to earlier policies.
+    #[test]
+    fn problems_keep_their_codes_and_messages() {
+        let name = |s: &str| SignerName::new(s).unwrap();
+        let old_key =
+            Fingerprint::new("SHA256:Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3").unwrap();
+        let new_key =
+            Fingerprint::new("SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK").unwrap();
+        let table: Vec<(Problem, &str, &str, bool)> = vec![
+            (
+                Problem::UnknownSigner {
+                    by: name("mallory"),
+                },
+                "unknown-signer",
+                "signoff by mallory: not a signer in the policy",
+                true,
+            ),
+            (
+                Problem::WrongKey {
+                    by: name("alice"),
+                    made_with: old_key.clone(),
+                    policy_key: new_key.clone(),
+                },
+                "wrong-key",
+                "signoff by alice: made with key SHA256:Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3, \
+                 but the policy gives alice the key SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK",
+                true,
+            ),
+            (
+                Problem::BadSignature {
+                    by: name("bob"),
+                    role: Role::Approver,
+                    error: crypto::Error::BadSignature,
+                },
+                "bad-signature",
+                "signoff by bob (approver): signature does not verify",
+                true,
+            ),
+            (
+                Problem::TwoRequesters { by: name("carol") },
+                "two-requesters",
+                "a second requester signoff, by carol",
+                false,
+            ),
+            (
+                Problem::RequesterMismatch {
+                    requested_by: name("alice"),
+                    signed_by: name("bob"),
+                },
+                "requester-mismatch",
+                "requested_by is alice, but the requester signoff is by bob",
+                false,
+            ),
+            (
+                Problem::NoRequester,
+                "no-requester",
+                "no valid requester signoff",
+                false,
+            ),
+            (
+                Problem::NotAnApprover {
+                    action: "grant",
+                    requester: name("deploy-bot"),
+                },
+                "not-allowed",
+                "only human approvers may grant, and deploy-bot is not one",
+                false,
+            ),
+            (
+                Problem::NotAnApprover {
+                    action: "revoke",
+                    requester: name("deploy-bot"),
+                },
+                "not-allowed",
+                "only human approvers may revoke, and deploy-bot is not one",
+                false,
+            ),
+            (
+                Problem::NotAnApprover {
+                    action: "resume",
+                    requester: name("deploy-bot"),
+                },
+                "not-allowed",
+                "only human approvers may resume, and deploy-bot is not one",
+                false,
+            ),
+            (
+                Problem::UnknownGrantee {
+                    grantee: name("ghost"),
+                },
+                "not-allowed",
+                "the grantee ghost is not a signer in the policy",
+                false,
+            ),
+            (
+                Problem::HaltByAutomation {
+                    requester: name("deploy-bot"),
+                },
+                "not-allowed",
+                "only humans may halt, and deploy-bot is automation",
+                false,
+            ),
+        ];
+        for (problem, code, message, key_trouble) in table {
+            assert_eq!(problem.code(), code, "{problem:?}");
+            assert_eq!(problem.to_string(), message, "{problem:?}");
+            assert_eq!(problem.is_key_trouble(), key_trouble, "{problem:?}");
+        }
+    }
+}
