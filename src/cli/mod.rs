@@ -170,7 +170,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         }
         if let Some(s) = cause.downcast_ref::<S>() {
             return match s {
-                S::Io { .. } | S::Git(_) => EXIT_INTERNAL,
+                S::Io { .. } | S::Git { .. } => EXIT_INTERNAL,
                 _ => EXIT_USAGE,
             };
         }

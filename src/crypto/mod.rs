@@ -14,7 +14,7 @@ pub const NAMESPACE_LEDGER: &str = "git-ops";
 /// Namespace git uses for commit and tag signatures.
 pub const NAMESPACE_GIT: &str = "git";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("not an OpenSSH ed25519 private key ({0}); git-ops signs with ssh-ed25519 keys only")]
     BadPrivateKey(String),

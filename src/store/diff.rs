@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
 
-use super::{Error, Repo, Result};
+use super::{Error, GitError, Repo, Result};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum EntryKind {
@@ -80,9 +80,8 @@ impl Repo {
             })
             .unwrap_or_else(|| self.git.index_path());
         let file = if path.exists() {
-            gix::index::File::at(&path, self.git.object_hash(), true, Default::default()).map_err(
-                |e| Error::Git(format!("the index {} is unreadable: {e}", path.display())),
-            )?
+            gix::index::File::at(&path, self.git.object_hash(), true, Default::default())
+                .map_err(|e| Error::git(format!("the index {} is unreadable", path.display()), e))?
         } else {
             gix::index::File::from_state(gix::index::State::new(self.git.object_hash()), path)
         };
@@ -93,10 +92,10 @@ impl Repo {
         let obj = self
             .git
             .find_object(tree)
-            .map_err(|e| Error::Git(format!("missing tree object {tree}: {e}")))?;
+            .map_err(|e| Error::git(format!("missing tree object {tree}"), e))?;
         let mut out = BTreeMap::new();
         for e in gix::objs::TreeRefIter::from_bytes(&obj.data, self.git.object_hash()) {
-            let e = e.map_err(|e| Error::Git(format!("corrupt tree {tree}: {e}")))?;
+            let e = e.map_err(|e| Error::git(format!("corrupt tree {tree}"), e))?;
             let name = e.filename.to_vec();
             // Fail closed on trees git itself would refuse (fsck): a duplicate name is read as
             // one entry by us and as another by other tools, and odd names escape paths.
@@ -106,19 +105,19 @@ impl Repo {
                 || name.eq_ignore_ascii_case(b".git")
                 || name.contains(&b'/')
             {
-                return Err(Error::Git(format!(
-                    "malformed tree {tree}: entry name {:?}",
-                    String::from_utf8_lossy(&name)
-                )));
+                return Err(Error::git(
+                    format!("malformed tree {tree}"),
+                    GitError::BadEntryName(String::from_utf8_lossy(&name).into_owned()),
+                ));
             }
             if out
                 .insert(name.clone(), (e.mode, e.oid.to_owned()))
                 .is_some()
             {
-                return Err(Error::Git(format!(
-                    "malformed tree {tree}: the name {:?} appears twice",
-                    String::from_utf8_lossy(&name)
-                )));
+                return Err(Error::git(
+                    format!("malformed tree {tree}"),
+                    GitError::DuplicateEntry(String::from_utf8_lossy(&name).into_owned()),
+                ));
             }
         }
         Ok(out)
@@ -129,7 +128,7 @@ impl Repo {
         let c = self
             .git
             .find_commit(commit)
-            .map_err(|e| Error::Git(format!("missing commit {commit}: {e}")))?;
+            .map_err(|e| Error::git(format!("missing commit {commit}"), e))?;
         c.tree_id()
             .map(|t| t.detach())
             .map_err(|e| Error::git("reading commit tree", e))
@@ -261,7 +260,7 @@ impl Repo {
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
                 ObjectId::from_hex(l.trim().as_bytes())
-                    .map_err(|e| Error::Git(format!("{}: {e}", path.display())))
+                    .map_err(|e| Error::git(path.display().to_string(), e))
             })
             .collect()
     }
@@ -371,7 +370,7 @@ impl Repo {
         let obj = self
             .git
             .find_object(id)
-            .map_err(|e| Error::Git(format!("missing object {id}: {e}")))?;
+            .map_err(|e| Error::git(format!("missing object {id}"), e))?;
         Ok(obj.data.clone())
     }
 

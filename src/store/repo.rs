@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
 
-use super::{Error, Result};
+use super::{Error, GitError, Result};
 
 pub struct Repo {
     pub(crate) git: gix::Repository,
@@ -155,8 +155,8 @@ impl Repo {
             .map_err(|e| Error::git("running git config", e))?;
         if !out.status.success() {
             return Err(Error::git(
-                &format!("git config {key}"),
-                String::from_utf8_lossy(&out.stderr).trim(),
+                format!("git config {key}"),
+                GitError::command(&out.stderr),
             ));
         }
         Ok(())
@@ -176,7 +176,7 @@ impl Repo {
         let c = self
             .git
             .find_commit(id)
-            .map_err(|e| Error::Git(format!("missing commit {id}: {e}")))?;
+            .map_err(|e| Error::git(format!("missing commit {id}"), e))?;
         let parents = c.parent_ids().map(|p| p.detach()).collect();
         let message = c
             .message_raw()
@@ -206,10 +206,10 @@ impl Repo {
             .rev_walk([tip])
             .with_hidden(hidden)
             .all()
-            .map_err(|e| Error::Git(format!("walking history from {tip}: {e}")))?;
+            .map_err(|e| Error::git(format!("walking history from {tip}"), e))?;
         let mut out = Vec::new();
         for info in walk {
-            let info = info.map_err(|e| Error::Git(format!("walking history from {tip}: {e}")))?;
+            let info = info.map_err(|e| Error::git(format!("walking history from {tip}"), e))?;
             out.push(info.id);
         }
         out.reverse();
@@ -347,7 +347,7 @@ impl Repo {
             let obj = self
                 .git
                 .find_object(id)
-                .map_err(|e| Error::Git(format!("missing object {id}: {e}")))?;
+                .map_err(|e| Error::git(format!("missing object {id}"), e))?;
             match obj.kind {
                 gix::object::Kind::Commit => return Ok(Some(id)),
                 gix::object::Kind::Tag => {
@@ -357,13 +357,13 @@ impl Repo {
                         .next()
                         .and_then(|l| l.strip_prefix("object "))
                         .and_then(|h| ObjectId::from_hex(h.trim().as_bytes()).ok())
-                        .ok_or_else(|| Error::Git(format!("tag {id} has no target")))?;
+                        .ok_or(GitError::TagWithoutTarget(id))?;
                     id = target;
                 }
                 _ => return Ok(None),
             }
         }
-        Err(Error::Git(format!("tag chain from {id} is too long")))
+        Err(GitError::TagChainTooLong(id).into())
     }
 }
 
@@ -389,15 +389,15 @@ impl Repo {
             .map_err(|e| Error::git("running git log", e))?;
         if !out.status.success() {
             return Err(Error::git(
-                &format!("git log -- {path}"),
-                String::from_utf8_lossy(&out.stderr).trim(),
+                format!("git log -- {path}"),
+                GitError::command(&out.stderr),
             ));
         }
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| {
                 ObjectId::from_hex(l.trim().as_bytes())
-                    .map_err(|e| Error::Git(format!("git log printed {l:?}: {e}")))
+                    .map_err(|e| Error::git(format!("git log printed {l:?}"), e))
             })
             .collect()
     }

@@ -63,12 +63,12 @@ pub fn read_tag(repo: &Repo, name: &str) -> Result<TagInfo> {
     let r = repo
         .git
         .find_reference(format!("refs/tags/{name}").as_str())
-        .map_err(|e| Error::git(&format!("reading refs/tags/{name}"), e))?;
+        .map_err(|e| Error::git(format!("reading refs/tags/{name}"), e))?;
     let object = r.id().detach();
     let obj = repo
         .git
         .find_object(object)
-        .map_err(|e| Error::git(&format!("reading tag {name}"), e))?;
+        .map_err(|e| Error::git(format!("reading tag {name}"), e))?;
     if obj.kind != gix::object::Kind::Tag {
         return Ok(TagInfo {
             ref_name: name.to_string(),
@@ -146,6 +146,6 @@ pub fn create_signed_tag(
         .map_err(|e| Error::git("writing tag object", e))?;
     repo.git
         .tag_reference(name, id, PreviousValue::MustNotExist)
-        .map_err(|e| Error::git(&format!("creating refs/tags/{name}"), e))?;
+        .map_err(|e| Error::git(format!("creating refs/tags/{name}"), e))?;
     Ok(id)
 }

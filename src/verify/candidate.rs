@@ -148,7 +148,7 @@ pub fn usable_now(
         }
         State::Invalid => {
             return Err(Unusable::Invalid(
-                check.problems.iter().map(|(_, m)| m.clone()).collect(),
+                check.problems.iter().map(|p| p.to_string()).collect(),
             ));
         }
     }

@@ -23,10 +23,7 @@ pub fn check_with_history(
     grants: &GrantIndex,
 ) -> (RecordCheck, Option<u64>) {
     let check = check_record_with(policy, r, Some((grants, GrantClock::Claimed)));
-    let key_trouble = check
-        .problems
-        .iter()
-        .any(|(code, _)| matches!(*code, "wrong-key" | "unknown-signer" | "bad-signature"));
+    let key_trouble = check.problems.iter().any(|p| p.is_key_trouble());
     if key_trouble {
         for p in earlier {
             let old = check_record_with(p, r, Some((grants, GrantClock::Claimed)));
@@ -132,9 +129,9 @@ pub fn verify_ledger_with_history(
                 continue;
             }
             seen.insert(id, (file.path.clone(), span.first_line));
-            for (code, msg) in &check.problems {
+            for p in &check.problems {
                 report.push(
-                    Finding::error(code, format!("{id}: {msg}"))
+                    Finding::error(p.code(), format!("{id}: {p}"))
                         .at(&file.path, Some(span.first_line))
                         .record(id),
                 );

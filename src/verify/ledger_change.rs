@@ -230,9 +230,9 @@ pub(crate) fn check_ledger_change(
                 }
             }
             let check = check_on_side(ctx.new, policy, r_new, ctx.now, new_files)?;
-            for (code, msg) in &check.problems {
+            for p in &check.problems {
                 report.push(
-                    Finding::error(code, format!("{id}: {msg}"))
+                    Finding::error(p.code(), format!("{id}: {p}"))
                         .at(path, Some(span.first_line))
                         .record(*id),
                 );
@@ -251,9 +251,9 @@ pub(crate) fn check_ledger_change(
             continue;
         }
         let check = check_on_side(ctx.new, policy, r, ctx.now, new_files)?;
-        for (code, msg) in &check.problems {
+        for p in &check.problems {
             report.push(
-                Finding::error(code, format!("{}: {msg}", r.id()))
+                Finding::error(p.code(), format!("{}: {p}", r.id()))
                     .at(path, Some(span.first_line))
                     .record(*r.id()),
             );

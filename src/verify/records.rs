@@ -9,7 +9,7 @@ use super::grants::{GrantClock, GrantIndex, grant_signoff_approvers};
 use crate::crypto::{self, NAMESPACE_LEDGER};
 use crate::model::policy::Policy;
 use crate::model::record::{Kind, Record, Role, Signoff};
-use crate::model::{RecordId, RiskClass, SignerName};
+use crate::model::{Fingerprint, RecordId, RiskClass, SignerName};
 
 /// Approval state of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -34,6 +34,74 @@ pub struct RecordSummary {
     pub line: u64,
 }
 
+/// Something that makes a record invalid. [`Problem::code`] is the stable code of the finding it
+/// becomes; the Display is its message.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Problem {
+    #[error("signoff by {by}: not a signer in the policy")]
+    UnknownSigner { by: SignerName },
+    #[error(
+        "signoff by {by}: made with key {made_with}, but the policy gives {by} the key {policy_key}"
+    )]
+    WrongKey {
+        by: SignerName,
+        made_with: Fingerprint,
+        policy_key: Fingerprint,
+    },
+    #[error("signoff by {by} ({role}): {error}")]
+    BadSignature {
+        by: SignerName,
+        role: Role,
+        error: crypto::Error,
+    },
+    #[error("a second requester signoff, by {by}")]
+    TwoRequesters { by: SignerName },
+    #[error("requested_by is {requested_by}, but the requester signoff is by {signed_by}")]
+    RequesterMismatch {
+        requested_by: SignerName,
+        signed_by: SignerName,
+    },
+    #[error("no valid requester signoff")]
+    NoRequester,
+    /// The requester may not make this kind of record: grants, revocations and resumes are for
+    /// human approvers (`action` is "grant", "revoke" or "resume").
+    #[error("only human approvers may {action}, and {requester} is not one")]
+    NotAnApprover {
+        action: &'static str,
+        requester: SignerName,
+    },
+    #[error("the grantee {grantee} is not a signer in the policy")]
+    UnknownGrantee { grantee: SignerName },
+    #[error("only humans may halt, and {requester} is automation")]
+    HaltByAutomation { requester: SignerName },
+}
+
+impl Problem {
+    /// The stable short code of the finding this problem becomes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::UnknownSigner { .. } => "unknown-signer",
+            Problem::WrongKey { .. } => "wrong-key",
+            Problem::BadSignature { .. } => "bad-signature",
+            Problem::TwoRequesters { .. } => "two-requesters",
+            Problem::RequesterMismatch { .. } => "requester-mismatch",
+            Problem::NoRequester => "no-requester",
+            Problem::NotAnApprover { .. }
+            | Problem::UnknownGrantee { .. }
+            | Problem::HaltByAutomation { .. } => "not-allowed",
+        }
+    }
+
+    /// Whether the problem is with a signer's key or signature, which an earlier policy (before
+    /// a key rotation) may not have.
+    pub fn is_key_trouble(&self) -> bool {
+        matches!(
+            self,
+            Problem::UnknownSigner { .. } | Problem::WrongKey { .. } | Problem::BadSignature { .. }
+        )
+    }
+}
+
 /// The result of checking one record's signoffs.
 #[derive(Debug, Clone)]
 pub struct RecordCheck {
@@ -43,7 +111,7 @@ pub struct RecordCheck {
     pub approvers: BTreeSet<SignerName>,
     pub required: u32,
     /// Problems that make the record invalid.
-    pub problems: Vec<(&'static str, String)>,
+    pub problems: Vec<Problem>,
     /// Signoffs that are valid but do not count (a duplicate, a grant not yet live, ...).
     pub notes: Vec<String>,
     /// Whether a rule touched by the record is `human_only`.
@@ -133,37 +201,31 @@ pub fn required_approvals(policy: &Policy, record: &Record) -> (u32, bool) {
     }
 }
 
-/// Checks one signoff's signer, key and signature. Returns a problem description.
+/// Checks one signoff's signer, key and signature.
 pub fn check_signoff(
     policy: &Policy,
     record: &Record,
     digest: &str,
     s: &Signoff,
-) -> Result<(), (&'static str, String)> {
+) -> Result<(), Problem> {
     let Some(entry) = policy.signer(&s.by) else {
-        return Err((
-            "unknown-signer",
-            format!("signoff by {}: not a signer in the policy", s.by),
-        ));
+        return Err(Problem::UnknownSigner { by: s.by.clone() });
     };
-    if entry.key.fingerprint() != s.key {
-        return Err((
-            "wrong-key",
-            format!(
-                "signoff by {}: made with key {}, but the policy gives {} the key {}",
-                s.by,
-                s.key,
-                s.by,
-                entry.key.fingerprint()
-            ),
-        ));
+    let policy_key = entry.key.fingerprint();
+    if policy_key != s.key {
+        return Err(Problem::WrongKey {
+            by: s.by.clone(),
+            made_with: s.key.clone(),
+            policy_key,
+        });
     }
     let statement = record.statement(digest, s).to_bytes();
-    crypto::verify(&entry.key, NAMESPACE_LEDGER, &statement, s.sig.as_str()).map_err(|e| {
-        (
-            "bad-signature",
-            format!("signoff by {} ({}): {e}", s.by, s.role),
-        )
+    crypto::verify(&entry.key, NAMESPACE_LEDGER, &statement, s.sig.as_str()).map_err(|error| {
+        Problem::BadSignature {
+            by: s.by.clone(),
+            role: s.role,
+            error,
+        }
     })
 }
 
@@ -204,10 +266,9 @@ pub fn check_record_with(
         if s.role == Role::Requester {
             requesters += 1;
             if requesters > 1 {
-                check.problems.push((
-                    "two-requesters",
-                    format!("a second requester signoff, by {}", s.by),
-                ));
+                check
+                    .problems
+                    .push(Problem::TwoRequesters { by: s.by.clone() });
                 continue;
             }
             check.requester = Some(s.by.clone());
@@ -255,10 +316,10 @@ pub fn check_record_with(
             && let Some(rb) = &op.requested_by
             && rb != requester
         {
-            check.problems.push((
-                "requester-mismatch",
-                format!("requested_by is {rb}, but the requester signoff is by {requester}"),
-            ));
+            check.problems.push(Problem::RequesterMismatch {
+                requested_by: rb.clone(),
+                signed_by: requester.clone(),
+            });
         }
         let self_approval = record
             .as_operation()
@@ -273,9 +334,7 @@ pub fn check_record_with(
             ));
         }
     } else if check.problems.is_empty() {
-        check
-            .problems
-            .push(("no-requester", "no valid requester signoff".to_string()));
+        check.problems.push(Problem::NoRequester);
     }
     if let Some(requester) = &check.requester {
         let entry = policy.signer(requester);
@@ -288,28 +347,143 @@ pub fn check_record_with(
             check.notes.push(format!("{requester} is automation: its operations need an approval (a human's, or a grant's)"));
         }
         let approver = entry.is_some_and(|e| e.is_approver());
+        let not_an_approver = |action| Problem::NotAnApprover {
+            action,
+            requester: requester.clone(),
+        };
         let refused = match record {
-            Record::Grant(_) if !approver => Some(format!(
-                "only human approvers may grant, and {requester} is not one"
-            )),
-            Record::Grant(g) if policy.signer(&g.grantee).is_none() => Some(format!(
-                "the grantee {} is not a signer in the policy",
-                g.grantee
-            )),
-            Record::Revocation(_) if !approver => Some(format!(
-                "only human approvers may revoke, and {requester} is not one"
-            )),
-            Record::Resume(_) if !approver => Some(format!(
-                "only human approvers may resume, and {requester} is not one"
-            )),
-            Record::Halt(_) if !human => Some(format!(
-                "only humans may halt, and {requester} is automation"
-            )),
+            Record::Grant(_) if !approver => Some(not_an_approver("grant")),
+            Record::Grant(g) if policy.signer(&g.grantee).is_none() => {
+                Some(Problem::UnknownGrantee {
+                    grantee: g.grantee.clone(),
+                })
+            }
+            Record::Revocation(_) if !approver => Some(not_an_approver("revoke")),
+            Record::Resume(_) if !approver => Some(not_an_approver("resume")),
+            Record::Halt(_) if !human => Some(Problem::HaltByAutomation {
+                requester: requester.clone(),
+            }),
             _ => None,
         };
-        if let Some(why) = refused {
-            check.problems.push(("not-allowed", why));
+        if let Some(problem) = refused {
+            check.problems.push(problem);
         }
     }
     check
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every problem keeps the code and the message it had as a `(code, message)` pair, and
+    /// only signer, key and signature trouble sends the check to earlier policies.
+    #[test]
+    fn problems_keep_their_codes_and_messages() {
+        let name = |s: &str| SignerName::new(s).unwrap();
+        let old_key =
+            Fingerprint::new("SHA256:Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3").unwrap();
+        let new_key =
+            Fingerprint::new("SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK").unwrap();
+        let table: Vec<(Problem, &str, &str, bool)> = vec![
+            (
+                Problem::UnknownSigner {
+                    by: name("mallory"),
+                },
+                "unknown-signer",
+                "signoff by mallory: not a signer in the policy",
+                true,
+            ),
+            (
+                Problem::WrongKey {
+                    by: name("alice"),
+                    made_with: old_key.clone(),
+                    policy_key: new_key.clone(),
+                },
+                "wrong-key",
+                "signoff by alice: made with key SHA256:Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3c7Xq3, \
+                 but the policy gives alice the key SHA256:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjjjKKK",
+                true,
+            ),
+            (
+                Problem::BadSignature {
+                    by: name("bob"),
+                    role: Role::Approver,
+                    error: crypto::Error::BadSignature,
+                },
+                "bad-signature",
+                "signoff by bob (approver): signature does not verify",
+                true,
+            ),
+            (
+                Problem::TwoRequesters { by: name("carol") },
+                "two-requesters",
+                "a second requester signoff, by carol",
+                false,
+            ),
+            (
+                Problem::RequesterMismatch {
+                    requested_by: name("alice"),
+                    signed_by: name("bob"),
+                },
+                "requester-mismatch",
+                "requested_by is alice, but the requester signoff is by bob",
+                false,
+            ),
+            (
+                Problem::NoRequester,
+                "no-requester",
+                "no valid requester signoff",
+                false,
+            ),
+            (
+                Problem::NotAnApprover {
+                    action: "grant",
+                    requester: name("deploy-bot"),
+                },
+                "not-allowed",
+                "only human approvers may grant, and deploy-bot is not one",
+                false,
+            ),
+            (
+                Problem::NotAnApprover {
+                    action: "revoke",
+                    requester: name("deploy-bot"),
+                },
+                "not-allowed",
+                "only human approvers may revoke, and deploy-bot is not one",
+                false,
+            ),
+            (
+                Problem::NotAnApprover {
+                    action: "resume",
+                    requester: name("deploy-bot"),
+                },
+                "not-allowed",
+                "only human approvers may resume, and deploy-bot is not one",
+                false,
+            ),
+            (
+                Problem::UnknownGrantee {
+                    grantee: name("ghost"),
+                },
+                "not-allowed",
+                "the grantee ghost is not a signer in the policy",
+                false,
+            ),
+            (
+                Problem::HaltByAutomation {
+                    requester: name("deploy-bot"),
+                },
+                "not-allowed",
+                "only humans may halt, and deploy-bot is automation",
+                false,
+            ),
+        ];
+        for (problem, code, message, key_trouble) in table {
+            assert_eq!(problem.code(), code, "{problem:?}");
+            assert_eq!(problem.to_string(), message, "{problem:?}");
+            assert_eq!(problem.is_key_trouble(), key_trouble, "{problem:?}");
+        }
+    }
 }
