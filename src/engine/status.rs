@@ -178,7 +178,7 @@ pub fn why_not_now(now: &super::Judged) -> Vec<String> {
         .notes
         .iter()
         .cloned()
-        .chain(check.problems.iter().map(|(_, why)| why.clone()))
+        .chain(check.problems.iter().map(|p| p.to_string()))
         .collect()
 }
 
