@@ -4,6 +4,8 @@
 
 #[path = "cli/bad_input.rs"]
 mod bad_input;
+#[path = "cli/ci_recipe.rs"]
+mod ci_recipe;
 #[path = "cli/concurrency.rs"]
 mod concurrency;
 #[path = "cli/consistency.rs"]
