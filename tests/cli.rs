@@ -20,6 +20,8 @@ mod flow;
 mod grants;
 #[path = "cli/harness.rs"]
 mod harness;
+#[path = "cli/http_server.rs"]
+mod http_server;
 #[path = "cli/keys.rs"]
 mod keys;
 #[path = "cli/merge.rs"]
