@@ -10,7 +10,7 @@ use gix::ObjectId;
 use git_ops::render::report;
 use git_ops::store::{Repo, ledger, tags};
 use git_ops::verify::Report;
-use git_ops::verify::ledger::verify_ledger_with_history;
+use git_ops::verify::ledger::verify_worktree;
 use git_ops::verify::range::{Clock, judge_commits, merge_reports};
 
 use super::common::{Ctx, load_policy, stdout};
@@ -107,7 +107,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
             infos.push(tags::read_tag(&repo, &name)?);
         }
         let earlier = git_ops::engine::workspace::earlier_policies(&repo, &policy)?;
-        verify_ledger_with_history(&policy, &earlier, &files, &infos)
+        verify_worktree(&repo, &policy, &earlier, &files, &infos)?
     };
     print(&report, args.format, &notes)?;
     Ok(if report.ok() { 0 } else { 1 })
