@@ -28,5 +28,7 @@ mod review;
 mod samples;
 #[path = "cli/tamper.rs"]
 mod tamper;
+#[path = "cli/teams.rs"]
+mod teams;
 #[path = "cli/toolkit.rs"]
 mod toolkit;
