@@ -67,17 +67,17 @@ fn verifies(repo: &Repo, base: &str) {
 fn offline_work(team: &Team, bob: &Repo) -> (String, String, String, String) {
     let alice = &team.repo;
     let shared = alice.declare(&team.alice, "Restart web", "SERVICE_RESTART");
-    commit_all(&alice, "Declare the restart");
+    commit_all(alice, "Declare the restart");
     alice.git(&["push", "-q", "origin", "main"]).ok();
-    git_now(&bob, &["pull", "-q", "--no-rebase"]).ok();
+    git_now(bob, &["pull", "-q", "--no-rebase"]).ok();
     let base = alice.rev("HEAD");
 
     // Offline from here: nobody fetches.
     let alices = alice.declare(&team.alice, "Rotate logs", "SERVICE_RESTART");
-    commit_all(&alice, "Declare the log rotation");
+    commit_all(alice, "Declare the log rotation");
     bob.ops(&team.bob, &["sign", &shared]).ok();
     let bobs = bob.declare(&team.bob, "Resize cache", "SERVICE_RESTART");
-    commit_all(&bob, "Approve the restart, declare the cache resize");
+    commit_all(bob, "Approve the restart, declare the cache resize");
     assert_ne!(alices, bobs, "two offline clones drew the same id");
     assert!(bob.tag_exists(&shared.to_ascii_lowercase()));
     bob.git(&["push", "-q", "origin", "main"]).ok();
@@ -106,7 +106,7 @@ fn two_clones_merge_their_offline_work_and_the_server_accepts_it() {
     alice.verify().ok().says(&["verified"]);
 
     git_now(
-        &alice,
+        alice,
         &["pull", "-q", "--no-rebase", "--no-edit", "origin", "main"],
     )
     .ok();
@@ -130,7 +130,7 @@ fn two_clones_rebase_their_offline_work_and_the_server_accepts_it() {
     let (shared, alices, bobs, base) = offline_work(&team, &bob);
     let alice = &team.repo;
 
-    git_now(&alice, &["pull", "-q", "--rebase", "origin", "main"]).ok();
+    git_now(alice, &["pull", "-q", "--rebase", "origin", "main"]).ok();
     holds_each_once(alice, &[&shared, &alices, &bobs]);
     assert_eq!(alice.field(&alices, "operation_name"), "Rotate logs");
     verifies(alice, &base);
@@ -149,12 +149,12 @@ fn a_record_cherry_picked_between_branches_is_kept_once() {
     // Alice's own side branch, cherry-picked onto what bob pushed.
     alice.git(&["checkout", "-q", "-b", "side"]).ok();
     let picked = alice.declare(&team.alice, "Flush cache", "SERVICE_RESTART");
-    commit_all(&alice, "Declare the cache flush");
+    commit_all(alice, "Declare the cache flush");
     alice.git(&["fetch", "-q", "origin"]).ok();
     alice
         .git(&["checkout", "-q", "-b", "next", "origin/main"])
         .ok();
-    git_now(&alice, &["cherry-pick", "side"]).ok();
+    git_now(alice, &["cherry-pick", "side"]).ok();
     // The driver merges files as sets, without the base: the picked side's file brings every
     // record it holds (records are only ever added, so that is never a loss).
     holds_each_once(alice, &[&shared, &bobs, &picked, &alices]);
@@ -191,12 +191,12 @@ fn two_worktrees_of_one_repository_never_share_an_id_and_merge_cleanly() {
     // Approvals on both sides, so both worktrees hold tags the other branch lacks.
     repo.ops(&team.bob, &["sign", &mine[0]]).ok();
     other.ops(&team.bob, &["sign", &theirs[0]]).ok();
-    commit_all(&repo, "Main's operations");
+    commit_all(repo, "Main's operations");
     commit_all(&other, "Other's operations");
     repo.verify().ok().says(&["verified"]);
     other.verify().ok().says(&["verified"]);
 
-    git_now(&repo, &["merge", "-q", "--no-edit", "other"]).ok();
+    git_now(repo, &["merge", "-q", "--no-edit", "other"]).ok();
     holds_each_once(repo, &all.iter().copied().collect::<Vec<_>>());
     verifies(repo, &base);
 }
