@@ -45,7 +45,7 @@ pub fn run(_ctx: &Ctx, args: Args) -> Result<u8> {
                 Ok(0)
             } else {
                 Err(rejected(format!(
-                    "{name}: {}; both versions are in the file between conflict markers",
+                    "{name}: {}; both versions are in the file between conflict markers (if they are two different records that drew the same id: `git merge --abort`, then `git ops renumber` where the record was not pushed yet, and merge again)",
                     Error::Conflict(m.conflicts)
                 )))
             }

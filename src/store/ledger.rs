@@ -354,6 +354,54 @@ impl<'r> LedgerWriter<'r> {
     }
 }
 
+impl LedgerWriter<'_> {
+    /// Replaces record `old` with `new`, in place (a renumbering: only for records that were
+    /// never on a remote, which the caller checks). The rest of the file keeps its bytes.
+    pub fn replace(&self, old: &RecordId, new: &Record) -> Result<String> {
+        let rel = month_path(&old.month());
+        if new.id().month() != old.month() {
+            return Err(Error::Usage(format!(
+                "{} and {old} belong in different month files",
+                new.id()
+            )));
+        }
+        let file = self
+            .read_month(&old.month())?
+            .ok_or_else(|| Error::Usage(format!("no record {old}: {rel} does not exist")))?;
+        if file.records.iter().any(|(_, r)| r.id() == new.id()) {
+            return Err(Error::Usage(format!("{} is already in {rel}", new.id())));
+        }
+        let (span, _) = file
+            .records
+            .iter()
+            .find(|(_, r)| r.id() == old)
+            .ok_or_else(|| Error::Usage(format!("no record {old} in {rel}")))?;
+        let mut text = String::with_capacity(file.text.len() + 1024);
+        text.push_str(&file.text[..span.bytes.start]);
+        text.push_str(&yaml::render_record(new));
+        text.push_str(&file.text[span.bytes.end..]);
+        LedgerFile::parse(&rel, text.clone())?;
+        self.write(&rel, &text)?;
+        Ok(rel)
+    }
+}
+
+/// The ledger files of `month` on every remote-tracking branch that has one and where it
+/// parses, with the branch's commit.
+pub fn remote_month_files(repo: &Repo, month: &str) -> Result<Vec<LedgerFile>> {
+    let rel = month_path(month);
+    let mut out = Vec::new();
+    for commit in repo.remote_tracking_commits()? {
+        if let Some(bytes) = repo.blob_at(commit, &rel)?
+            && let Ok(text) = String::from_utf8(bytes)
+            && let Ok(f) = LedgerFile::parse(&rel, text)
+        {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
 /// Record ids that appear as values in a ledger text, parsed or not.
 fn ids_in_text(text: &str) -> Vec<RecordId> {
     text.lines()

@@ -225,3 +225,103 @@ fn a_crashed_writer_leaves_nothing_in_the_work_tree() {
         .ok();
     assert!(!status.stdout().contains("git-ops-tmp"), "{status}");
 }
+
+#[test]
+fn an_id_clash_between_clones_is_left_with_markers_and_renumbered() {
+    let team = Team::new();
+    let (_origin, bob) = two_clones(&team);
+    let alice = &team.repo;
+    let base = alice.rev("HEAD");
+    let bobs = bob.declare(&team.bob, "Resize cache", "SERVICE_RESTART");
+    commit_all(&bob, "Declare the cache resize");
+    bob.git(&["push", "-q", "origin", "main"]).ok();
+
+    // Alice, offline, records a read-only check under the very same id (the clash a random
+    // draw makes about once in 100,000): approved at once, so also tagged here.
+    let mut args = crate::harness::new_args("Check health", "READ_ONLY");
+    args[0] = "record";
+    args.extend(["--operation-id", bobs.as_str(), "--changes-summary", "none"]);
+    alice.ops(&team.alice, &args).ok();
+    commit_all(alice, "Record the health check");
+    assert!(alice.tag_exists(&bobs.to_ascii_lowercase()));
+
+    // The merge stops with both versions between markers, and says what to do.
+    git_now(alice, &["fetch", "-q", "origin"]).ok();
+    let out = git_now(alice, &["merge", "--no-edit", "origin/main"])
+        .failed()
+        .says(&[
+            "both sides changed the payload of",
+            &bobs,
+            "git ops renumber",
+        ]);
+    let file = ledger_file_of(&bobs);
+    let left = alice.read(&file);
+    assert!(
+        left.contains("Check health") && left.contains("Resize cache"),
+        "{out}\n{left}"
+    );
+    alice.git(&["merge", "--abort"]).ok();
+
+    // Renumbering gives alice's record a fresh id, re-signed, and drops her local tag.
+    let out = alice.ops(&team.alice, &["renumber"]).ok().says(&[
+        "renumbered",
+        &bobs,
+        "a remote-tracking branch has",
+        "Resize cache",
+        "git reset --soft",
+    ]);
+    let printed = out.stdout();
+    let (old, new) = printed
+        .trim()
+        .split_once(' ')
+        .expect("the old and the new id");
+    assert_eq!(old, bobs);
+    assert_ne!(new, bobs);
+    assert!(!alice.tag_exists(&bobs.to_ascii_lowercase()));
+    assert_eq!(alice.field(new, "operation_name"), "Check health");
+    // Nothing left to do the second time.
+    alice
+        .ops(&team.alice, &["renumber"])
+        .ok()
+        .says(&["nothing to renumber"]);
+    // The old id was committed, so the unpushed commit is redone with the new id.
+    alice.git(&["reset", "-q", "--soft", &base]).ok();
+    commit_all(alice, "Record the health check");
+
+    git_now(alice, &["merge", "-q", "--no-edit", "origin/main"]).ok();
+    holds_each_once(alice, &[&bobs, &new.to_string()]);
+    assert_eq!(alice.field(&bobs, "operation_name"), "Resize cache");
+    // The renumbered record is approved again (READ_ONLY needs only its requester), and tagged
+    // with `git ops tag`.
+    alice.ops(&team.alice, &["tag", new]).ok();
+    verifies(alice, &base);
+    alice.git(&["push", "-q", "origin", "main", "--tags"]).ok();
+}
+
+#[test]
+fn a_stale_tag_lock_is_named_and_the_tag_is_made_by_the_next_command() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let id = repo.declare(&team.alice, "Restart web", "SERVICE_RESTART");
+    let tag = id.to_ascii_lowercase();
+    // What a git process killed while writing the tag ref leaves, an hour ago.
+    let lock = repo.path(&format!(".git/refs/tags/{tag}.lock"));
+    std::fs::create_dir_all(lock.parent().expect("a directory")).expect("creating refs/tags");
+    let file = std::fs::File::create(&lock).expect("creating the lock");
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    file.set_modified(hour_ago).expect("dating the lock");
+    drop(file);
+
+    repo.ops(&team.bob, &["sign", &id]).ok().says(&[
+        "no tag was made",
+        &format!("{tag}.lock"),
+        "seconds old",
+        "rm ",
+    ]);
+    assert!(!repo.tag_exists(&tag));
+    std::fs::remove_file(&lock).expect("clearing the lock");
+    // Bob's next writing command makes the tag his signoff was due.
+    repo.declare(&team.bob, "Rotate logs", "SERVICE_RESTART");
+    assert!(repo.tag_exists(&tag), "the missing tag was not made");
+    repo.verify().ok().says(&["verified"]);
+}
