@@ -242,6 +242,8 @@ fn an_id_clash_between_clones_is_left_with_markers_and_renumbered() {
     args[0] = "record";
     args.extend(["--operation-id", bobs.as_str(), "--changes-summary", "none"]);
     alice.ops(&team.alice, &args).ok();
+    // Bob, at alice's desk, approves it too: a signoff that renumbering must drop.
+    alice.ops(&team.bob, &["sign", &bobs]).ok();
     commit_all(alice, "Record the health check");
     assert!(alice.tag_exists(&bobs.to_ascii_lowercase()));
 
@@ -268,6 +270,7 @@ fn an_id_clash_between_clones_is_left_with_markers_and_renumbered() {
         &bobs,
         "a remote-tracking branch has",
         "Resize cache",
+        "signoffs were dropped and must be given again: bob (approver)",
         "git reset --soft",
     ]);
     let printed = out.stdout();
