@@ -36,6 +36,8 @@ mod review;
 mod samples;
 #[path = "cli/tamper.rs"]
 mod tamper;
+#[path = "cli/teams.rs"]
+mod teams;
 #[path = "cli/toolkit.rs"]
 mod toolkit;
 #[path = "cli/transcripts.rs"]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use git_ops::engine::merge::merge_texts;
+use git_ops::engine::merge::{Error, merge};
 use git_ops::store::{self, fsutil};
 
 use super::common::Ctx;
@@ -38,10 +38,17 @@ pub fn run(_ctx: &Ctx, args: Args) -> Result<u8> {
     let ours = read(&args.ours)?;
     let theirs = read(&args.theirs)?;
     let name = args.path.as_deref().unwrap_or("ledger file");
-    match merge_texts(&ours, &theirs) {
-        Ok(text) => {
-            fsutil::write_atomic(&args.ours, text.as_bytes(), None)?;
-            Ok(0)
+    match merge(&ours, &theirs) {
+        Ok(m) => {
+            fsutil::write_atomic(&args.ours, m.text.as_bytes(), None)?;
+            if m.conflicts.is_empty() {
+                Ok(0)
+            } else {
+                Err(rejected(format!(
+                    "{name}: {}; both versions are in the file between conflict markers (if they are two different records that drew the same id: `git merge --abort`, then `git ops renumber` where the record was not pushed yet, and merge again)",
+                    Error::Conflict(m.conflicts)
+                )))
+            }
         }
         Err(e) => Err(rejected(format!("{name}: {e}"))),
     }

@@ -15,6 +15,7 @@ pub mod merge;
 pub mod new;
 pub mod prompt;
 pub mod record;
+pub mod renumber;
 pub mod report;
 pub mod runbook;
 pub mod show;
@@ -98,6 +99,8 @@ pub enum Command {
     Verify(verify::Args),
     /// Union merge driver for ledger files (used by git via .gitattributes).
     MergeDriver(merge::Args),
+    /// Give a fresh id to your unpushed records whose id another clone took.
+    Renumber(renumber::Args),
     /// Print or install the man page (what `git ops --help` looks for).
     Man(man::Args),
     /// Build a throwaway repository and run the whole story with real commands.
@@ -229,6 +232,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Hook(a) => hook_entry::run(&ctx, a),
         Command::Hooks(c) => hooks::run(&ctx, c),
         Command::MergeDriver(a) => merge::run(&ctx, a),
+        Command::Renumber(a) => renumber::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
         Command::Man(a) => man::run(&ctx, a),
     }

@@ -1,10 +1,15 @@
 //! The union merge of ledger files, which git runs as the `git ops merge-driver` of
-//! `.gitattributes`. Records of both sides are kept (ours first, then theirs); the same record on
-//! both sides gets the union of its signoffs; the same id with two different payloads is a
-//! conflict, and nothing is merged.
+//! `.gitattributes`. A ledger is a set of records with a stable order: the merge keeps every
+//! record of both sides once, each side's records in their relative order, and interleaves the
+//! records only one side has by time (then id), so that both merge directions give the same order.
+//! The same record on both sides gets the union of its signoffs. The same id with two different
+//! payloads is a conflict: both versions are kept between conflict markers, which no ledger
+//! parser accepts, so the file cannot be committed until a person resolves it.
+
+use std::collections::{BTreeSet, HashMap};
 
 use crate::model::Record;
-use crate::model::yaml::{self, YamlError};
+use crate::model::yaml::{self, DocSpan, YamlError};
 
 /// Why two versions of a ledger file cannot be merged without a person.
 #[derive(Debug, thiserror::Error)]
@@ -23,21 +28,87 @@ pub enum Error {
     Merged(YamlError),
 }
 
-/// The union merge of two versions of one ledger file: `ours` followed by the records only
-/// `theirs` has. The text of a record is kept byte for byte unless it gains signoffs.
+/// The result of a merge: the text to write, and the ids in conflict (whose two versions the
+/// text holds between conflict markers).
+#[derive(Debug)]
+pub struct Merged {
+    pub text: String,
+    pub conflicts: Vec<String>,
+}
+
+/// The union merge of two versions of one ledger file. Fails when there is a conflict; see
+/// [`merge`] for the text with conflict markers.
 pub fn merge_texts(ours: &str, theirs: &str) -> Result<String, Error> {
-    let a = yaml::parse_stream(ours).map_err(Error::Ours)?;
-    let b = yaml::parse_stream(theirs).map_err(Error::Theirs)?;
+    let m = merge(ours, theirs)?;
+    if m.conflicts.is_empty() {
+        Ok(m.text)
+    } else {
+        Err(Error::Conflict(m.conflicts))
+    }
+}
+
+type Docs = Vec<(DocSpan, Record)>;
+
+/// Appends one document, with its `---` separator when the text lacks one.
+fn push_doc(out: &mut String, text: &str) {
+    if !out.is_empty() && !text.starts_with("---") {
+        out.push_str("---\n");
+    }
+    out.push_str(text);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+}
+
+/// Where a record goes among those only one side has: by creation time, then by id.
+fn order_key(r: &Record) -> (i64, String) {
+    (
+        r.created_at().map(|t| t.unix()).unwrap_or(i64::MIN),
+        r.id().to_string(),
+    )
+}
+
+/// The union merge of two versions of one ledger file (see the module's documentation). The
+/// text of a record is kept byte for byte unless it gains signoffs. Errors only when a side does
+/// not parse.
+pub fn merge(ours: &str, theirs: &str) -> Result<Merged, Error> {
+    let a: Docs = yaml::parse_stream(ours).map_err(Error::Ours)?;
+    let b: Docs = yaml::parse_stream(theirs).map_err(Error::Theirs)?;
+    let in_a: HashMap<String, usize> = a
+        .iter()
+        .enumerate()
+        .map(|(i, (_, r))| (r.id().to_string(), i))
+        .collect();
+    let in_b: HashMap<String, usize> = b
+        .iter()
+        .enumerate()
+        .map(|(i, (_, r))| (r.id().to_string(), i))
+        .collect();
     let mut out = String::with_capacity(ours.len() + theirs.len());
     let mut conflicts = Vec::new();
-    for (span, ra) in &a {
-        match b.iter().find(|(_, rb)| rb.id() == ra.id()) {
-            None => out.push_str(&ours[span.bytes.clone()]),
-            Some((_, rb)) if rb.payload_sha256() != ra.payload_sha256() => {
-                conflicts.push(ra.id().to_string())
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    // Emits record `id`, from whichever sides have it.
+    let mut emit = |id: &str, out: &mut String| {
+        let ra = in_a.get(id).map(|&i| &a[i]);
+        let rb = in_b.get(id).map(|&i| &b[i]);
+        match (ra, rb) {
+            (Some((span, _)), None) => push_doc(out, &ours[span.bytes.clone()]),
+            (None, Some((span, _))) => push_doc(out, &theirs[span.bytes.clone()]),
+            (Some((sa, ra)), Some((sb, rb))) if ra.payload_sha256() != rb.payload_sha256() => {
+                conflicts.push(id.to_string());
+                out.push_str(&format!("<<<<<<< ours: {id}\n"));
+                out.push_str(&ours[sa.bytes.clone()]);
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str("=======\n");
+                out.push_str(&theirs[sb.bytes.clone()]);
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(&format!(">>>>>>> theirs: {id}\n"));
             }
-            Some((_, rb)) => {
-                let mut merged: Record = ra.clone();
+            (Some((span, ra)), Some((_, rb))) => {
                 let have: Vec<String> = ra.signoffs().iter().map(|s| s.sig.to_string()).collect();
                 let extra: Vec<_> = rb
                     .signoffs()
@@ -46,34 +117,55 @@ pub fn merge_texts(ours: &str, theirs: &str) -> Result<String, Error> {
                     .cloned()
                     .collect();
                 if extra.is_empty() {
-                    out.push_str(&ours[span.bytes.clone()]);
+                    push_doc(out, &ours[span.bytes.clone()]);
                 } else {
+                    let mut merged: Record = ra.clone();
                     merged.signoffs_mut().extend(extra);
-                    out.push_str(&yaml::render_record(&merged));
+                    push_doc(out, &yaml::render_record(&merged));
                 }
             }
+            (None, None) => {}
         }
-        if !out.ends_with('\n') {
-            out.push('\n');
+    };
+    let (mut i, mut j) = (0, 0);
+    loop {
+        while i < a.len() && done.contains(&a[i].1.id().to_string()) {
+            i += 1;
         }
-    }
-    for (span, rb) in &b {
-        if !a.iter().any(|(_, ra)| ra.id() == rb.id()) {
-            let text = &theirs[span.bytes.clone()];
-            if !text.starts_with("---") {
-                out.push_str("---\n");
+        while j < b.len() && done.contains(&b[j].1.id().to_string()) {
+            j += 1;
+        }
+        let id = match (a.get(i), b.get(j)) {
+            (None, None) => break,
+            (Some((_, x)), None) => x.id().to_string(),
+            (None, Some((_, y))) => y.id().to_string(),
+            (Some((_, x)), Some((_, y))) => {
+                let (xi, yi) = (x.id().to_string(), y.id().to_string());
+                let x_only = !in_b.contains_key(&xi);
+                let y_only = !in_a.contains_key(&yi);
+                if xi == yi || (x_only && !y_only) {
+                    xi
+                } else if y_only && !x_only {
+                    yi
+                } else if x_only && y_only {
+                    if order_key(y) < order_key(x) { yi } else { xi }
+                } else {
+                    // Both are shared but the sides disagree on their order: ours wins, and
+                    // verify names the reordering.
+                    xi
+                }
             }
-            out.push_str(text);
-            if !out.ends_with('\n') {
-                out.push('\n');
-            }
-        }
+        };
+        emit(&id, &mut out);
+        done.insert(id);
     }
-    if !conflicts.is_empty() {
-        return Err(Error::Conflict(conflicts));
+    if conflicts.is_empty() {
+        yaml::parse_stream(&out).map_err(Error::Merged)?;
     }
-    yaml::parse_stream(&out).map_err(Error::Merged)?;
-    Ok(out)
+    Ok(Merged {
+        text: out,
+        conflicts,
+    })
 }
 
 #[cfg(test)]
@@ -224,6 +316,8 @@ mod tests {
             let a = check(&s.ours, &s.theirs, &merged);
             let b = check(&s.theirs, &s.ours, &swapped);
             prop_assert_eq!(a, b);
+            // Both directions give the same order, so criss-cross merges agree.
+            prop_assert_eq!(ids_of(&merged), ids_of(&swapped));
         }
 
         /// Merging a file with itself, or with an older version of itself, changes nothing.
@@ -234,6 +328,79 @@ mod tests {
             let past = file(&s.ours[..cut.min(s.ours.len())]);
             prop_assert_eq!(merge_texts(&ours, &past).expect("no conflict"), ours);
         }
+    }
+
+    fn ids_of(text: &str) -> Vec<String> {
+        yaml::parse_stream(text)
+            .expect("the merge parses")
+            .iter()
+            .map(|(_, r)| r.id().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn records_only_one_side_has_are_interleaved_by_time_whichever_side_is_ours() {
+        // Ours added 100 and 102, theirs 101 (made between them, by minute of creation).
+        let at = |n: u32, minute: u32| {
+            let mut r = operation(n, &format!("op {n}"), &[]);
+            if let Record::Operation(op) = &mut r {
+                op.created_at = Some(
+                    format!("2026-01-27T05:{minute:02}:00Z")
+                        .parse()
+                        .expect("a time"),
+                );
+            }
+            r
+        };
+        let shared = operation(1, "shared", &[]);
+        let ours = file(&[shared.clone(), at(100, 1), at(102, 3)]);
+        let theirs = file(&[shared, at(101, 2)]);
+        let want = [
+            "OPS-2026-01-27-001",
+            "OPS-2026-01-27-100",
+            "OPS-2026-01-27-101",
+            "OPS-2026-01-27-102",
+        ];
+        assert_eq!(
+            ids_of(&merge_texts(&ours, &theirs).expect("no conflict")),
+            want
+        );
+        assert_eq!(
+            ids_of(&merge_texts(&theirs, &ours).expect("no conflict")),
+            want
+        );
+    }
+
+    #[test]
+    fn a_conflict_keeps_both_versions_between_markers_and_does_not_parse() {
+        let kept = operation(1, "Kept", &[]);
+        let ours = file(&[
+            kept.clone(),
+            operation(2, "Restart web", &[]),
+            operation(3, "Mine", &[]),
+        ]);
+        let theirs = file(&[
+            kept,
+            operation(2, "Restart api", &[]),
+            operation(4, "Theirs", &[]),
+        ]);
+        let m = merge(&ours, &theirs).expect("both sides parse");
+        assert_eq!(m.conflicts, ["OPS-2026-01-27-002"]);
+        assert!(
+            m.text.contains("<<<<<<< ours: OPS-2026-01-27-002\n"),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains("\n=======\n"), "{}", m.text);
+        assert!(
+            m.text.contains(">>>>>>> theirs: OPS-2026-01-27-002\n"),
+            "{}",
+            m.text
+        );
+        for name in ["Restart web", "Restart api", "Kept", "Mine", "Theirs"] {
+            assert!(m.text.contains(name), "{name} is lost:\n{}", m.text);
+        }
+        assert!(yaml::parse_stream(&m.text).is_err(), "{}", m.text);
     }
 
     #[test]

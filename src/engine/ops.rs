@@ -7,7 +7,7 @@ use super::workspace::{Clock, Judged, Signer, Workspace, judge};
 use crate::crypto;
 use crate::model::record::{Grant, GrantScope, Halt, Operation, Resume, Revocation, Role};
 use crate::model::{IdKind, Kind, Record, RecordId, RiskClass, SignerName, Timestamp, yaml};
-use crate::store::ledger::LedgerWriter;
+use crate::store::ledger::{self, LedgerWriter};
 use crate::store::{Ledger, tags};
 use crate::verify::grants::{GrantIndex, limits, scope_covers};
 use crate::verify::records::approve;
@@ -233,6 +233,7 @@ impl Workspace {
     pub fn after_append(&self, me: &Signer, record: Record, file: String) -> Result<Appended> {
         let judged = self.judge(&record, Clock::History)?;
         let tag = self.tag_if_due(me, &record, &judged);
+        self.tag_missing(me);
         Ok(Appended {
             record,
             file,
@@ -306,6 +307,7 @@ impl Workspace {
             drop(tx);
             let judged = self.judge(&updated, Clock::History)?;
             let tag = self.tag_if_due(me, &updated, &judged);
+            self.tag_missing(me);
             Ok(Signed::Now(Box::new(NewSignoff {
                 record: updated,
                 role,
@@ -624,4 +626,180 @@ fn sanitize_ident(s: &str) -> String {
     s.chars()
         .filter(|c| !matches!(c, '<' | '>' | '\n' | '\r' | '\0'))
         .collect()
+}
+
+/// A record given a new id by [`Workspace::renumber`].
+#[derive(Debug)]
+pub struct Renumbered {
+    pub old: RecordId,
+    pub new: RecordId,
+    /// The ledger file that holds it.
+    pub file: String,
+    /// Where the old id is taken by another record (a remote-tracking branch), if anywhere.
+    pub clash: Option<String>,
+    /// Signoffs other than the caller's requester signoff, dropped: the new id changes the
+    /// statement every signoff signs, so these signers must sign again.
+    pub dropped: Vec<(SignerName, Role)>,
+    /// The local tag of the old id, deleted (it named the old id).
+    pub tag_deleted: Option<String>,
+    /// The old id is in the last commit's ledger: a commit that renumbers it reads as a removed
+    /// record and is refused, so the unpushed commits must be folded into one first.
+    pub committed: bool,
+}
+
+impl Workspace {
+    /// `renumber`: gives a fresh id to the caller's own records (those it signed as requester)
+    /// whose id another record already has on a remote-tracking branch, or to `only`. A record
+    /// that is on a remote-tracking branch as it is here was pushed, and is never renumbered.
+    /// The renumbered record is signed again by the caller as requester; every other signoff is
+    /// dropped (see [`Renumbered::dropped`]), and a local tag of the old id is deleted.
+    pub fn renumber(&self, me: &Signer, only: Option<RecordId>) -> Result<Vec<Renumbered>> {
+        let ids: Vec<String> = only.iter().map(|i| i.to_string()).collect();
+        self.audited("renumber", &ids, Some(me), || {
+            let tx = self.begin()?;
+            if let Some(id) = &only
+                && tx.ledger().find(id).is_none()
+            {
+                return Err(Error::hinted(
+                    format!("no record {id} in the ledger"),
+                    "git ops list shows the records",
+                ));
+            }
+            let mut plan: Vec<(Record, Option<String>)> = Vec::new();
+            for f in &tx.ledger().files {
+                let remote = ledger::remote_month_files(self.repo(), &f.month)?;
+                for (_, r) in &f.records {
+                    if only.is_some_and(|o| o != *r.id()) {
+                        continue;
+                    }
+                    let mine = r
+                        .signoffs()
+                        .iter()
+                        .any(|s| s.role == Role::Requester && s.by == me.name);
+                    let there: Vec<&Record> = remote
+                        .iter()
+                        .flat_map(|rf| rf.records.iter().map(|(_, x)| x))
+                        .filter(|x| x.id() == r.id())
+                        .collect();
+                    let pushed = there
+                        .iter()
+                        .any(|x| x.payload_sha256() == r.payload_sha256());
+                    if only.is_some() {
+                        if !mine {
+                            return Err(Error::usage(format!(
+                                "{} was not requested by {}: only its requester may renumber it",
+                                r.id(),
+                                me.name
+                            )));
+                        }
+                        if pushed {
+                            return Err(Error::usage(format!(
+                                "{} is on a remote-tracking branch as it is here: it was pushed, and a pushed record keeps its id",
+                                r.id()
+                            )));
+                        }
+                    } else if !mine || pushed || there.is_empty() {
+                        continue;
+                    }
+                    let clash = there.first().map(|x| match x.as_operation() {
+                        Some(op) => format!("a remote-tracking branch has {} as {:?}", x.id(), op.operation_name),
+                        None => format!("a remote-tracking branch has another {} {}", x.kind(), x.id()),
+                    });
+                    plan.push((r.clone(), clash));
+                }
+            }
+            let mut done = Vec::new();
+            for (old, clash) in plan {
+                let new_id = tx.writer.next_id(old.id().kind(), old.id().date())?;
+                let mut new = old.clone();
+                set_id(&mut new, new_id);
+                let dropped = old
+                    .signoffs()
+                    .iter()
+                    .filter(|s| !(s.role == Role::Requester && s.by == me.name))
+                    .map(|s| (s.by.clone(), s.role))
+                    .collect();
+                new.signoffs_mut().clear();
+                new.validate()?;
+                let s = crypto::signoff(&new, &me.key, &me.name, Role::Requester, self.now(), None)?;
+                new.signoffs_mut().push(s);
+                let committed = match self.repo().head_commit()? {
+                    Some(head) => self
+                        .repo()
+                        .blob_at(head, &ledger::month_path(&old.id().month()))?
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .and_then(|t| ledger::LedgerFile::parse(&ledger::month_path(&old.id().month()), t).ok())
+                        .is_some_and(|f| f.records.iter().any(|(_, r)| r.id() == old.id())),
+                    None => false,
+                };
+                let file = tx.writer.replace(old.id(), &new)?;
+                let tag_deleted = self.delete_own_tag(&old)?;
+                done.push(Renumbered {
+                    old: *old.id(),
+                    new: new_id,
+                    file,
+                    clash,
+                    dropped,
+                    tag_deleted,
+                    committed,
+                });
+            }
+            Ok(done)
+        })
+    }
+
+    /// Deletes the tag of `record`'s id when it carries this very record (a tag carrying
+    /// another record of that id is someone else's, and stays).
+    fn delete_own_tag(&self, record: &Record) -> Result<Option<String>> {
+        let name = record.id().tag_name();
+        if record.kind() != Kind::Operation || !tags::tag_exists(self.repo(), &name)? {
+            return Ok(None);
+        }
+        let info = tags::read_tag(self.repo(), &name)?;
+        let carried = info
+            .message
+            .split_once("\n\n")
+            .and_then(|(_, body)| yaml::parse_record(body, 1).ok());
+        if carried.is_some_and(|t| t.payload_sha256() == record.payload_sha256()) {
+            tags::delete_tag(self.repo(), &name)?;
+            return Ok(Some(name));
+        }
+        Ok(None)
+    }
+
+    /// Tags the approved operations whose last signoff is the caller's and whose tag is missing:
+    /// a command that ended (killed, or a tag ref lock in the way) after writing the signoff and
+    /// before the tag. Run by the next `new` or `sign`; best effort, like tagging itself.
+    pub fn tag_missing(&self, me: &Signer) -> Vec<(RecordId, TagOutcome)> {
+        let mut out = Vec::new();
+        for r in self.ledger().records() {
+            let record = r.value;
+            if record.kind() != Kind::Operation
+                || record.signoffs().last().is_none_or(|s| s.by != me.name)
+                || tags::tag_exists(self.repo(), &record.id().tag_name()).unwrap_or(true)
+            {
+                continue;
+            }
+            let Ok(judged) = self.judge(record, Clock::History) else {
+                continue;
+            };
+            match self.tag_if_due(me, record, &judged) {
+                TagOutcome::NotDue => {}
+                done => out.push((*record.id(), done)),
+            }
+        }
+        out
+    }
+}
+
+/// Gives `record` the id `id`.
+fn set_id(record: &mut Record, id: RecordId) {
+    match record {
+        Record::Operation(r) => r.operation_id = id,
+        Record::Outcome(r) => r.outcome_id = id,
+        Record::Grant(r) => r.grant_id = id,
+        Record::Revocation(r) => r.revocation_id = id,
+        Record::Halt(r) => r.halt_id = id,
+        Record::Resume(r) => r.resume_id = id,
+    }
 }

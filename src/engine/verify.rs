@@ -9,7 +9,7 @@ use super::workspace::{earlier_policies, load_policy};
 use crate::model::Timestamp;
 use crate::store::{Repo, ledger, tags};
 use crate::verify::Report;
-use crate::verify::ledger::verify_ledger_with_history;
+use crate::verify::ledger::verify_worktree;
 use crate::verify::range::{self, Clock, judge_commits, merge_reports};
 
 /// What to verify.
@@ -108,9 +108,7 @@ fn verify_working_ledger(repo: &Repo) -> Result<Report> {
         infos.push(tags::read_tag(repo, &name)?);
     }
     let earlier = earlier_policies(repo, &policy)?;
-    Ok(verify_ledger_with_history(
-        &policy, &earlier, &files, &infos,
-    ))
+    Ok(verify_worktree(repo, &policy, &earlier, &files, &infos)?)
 }
 
 /// `A..B` as two commits; an empty `B` is HEAD.

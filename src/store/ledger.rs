@@ -1,8 +1,9 @@
 //! Ledger files: `ops/ledger/YYYY-MM.yaml`, each a YAML stream of records, oldest first.
 //!
-//! Writers take an exclusive lock in the git directory, re-read the file under the lock and
-//! replace it atomically, so concurrent writers are serialised and a crash leaves either the old
-//! file or the whole new one.
+//! Writers take an exclusive lock in the git directory shared by all worktrees, re-read the file
+//! under the lock and replace it atomically, so concurrent writers are serialised and a crash
+//! leaves either the old file or the whole new one. Temporary files live in the git directory, so
+//! a crash leaves nothing in the work tree.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -10,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::fsutil::{FileLock, write_atomic};
+use super::fsutil::{FileLock, write_atomic_via};
 use super::{Error, Repo, Result};
+use crate::model::ids::MAX_SEQ;
 use crate::model::policy::LEDGER_DIR;
 use crate::model::yaml::{self, DocSpan};
 use crate::model::{IdKind, Record, RecordId};
@@ -171,19 +173,48 @@ pub fn load_files(root: &Path) -> Result<Vec<Result<LedgerFile>>> {
 pub struct LedgerWriter<'r> {
     repo: &'r Repo,
     root: PathBuf,
+    /// Where temporary files are made: in the git directory, on the work tree's filesystem.
+    tmp: PathBuf,
     _lock: FileLock,
 }
 
+/// The prefix of temporary files, here and (from earlier versions) in the ledger directory.
+const TMP_PREFIX: &str = ".git-ops-tmp-";
+
 impl<'r> LedgerWriter<'r> {
-    /// Waits for the ledger lock of this working tree.
+    /// Waits for the ledger lock, which every worktree of the repository shares (they share
+    /// tags, and ids must not collide between them). Removes what crashed writers left.
     pub fn lock(repo: &'r Repo) -> Result<Self> {
         let root = repo.workdir()?.to_path_buf();
-        let lock = FileLock::acquire(&repo.path_in_git_dir("git-ops/ledger.lock"))?;
-        Ok(LedgerWriter {
+        let lock = FileLock::acquire(&repo.path_in_common_dir("git-ops/ledger.lock"))?;
+        let tmp = repo.path_in_git_dir("git-ops/tmp");
+        let writer = LedgerWriter {
             repo,
             root,
+            tmp,
             _lock: lock,
-        })
+        };
+        writer.remove_debris();
+        Ok(writer)
+    }
+
+    /// Under the lock no other writer is between creating and renaming a temporary file, so any
+    /// left is a crashed writer's. Best effort: debris never stops a write.
+    fn remove_debris(&self) {
+        for dir in [self.tmp.clone(), self.root.join(LEDGER_DIR)] {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+
+    fn write(&self, rel: &str, text: &str) -> Result<()> {
+        write_atomic_via(&self.root.join(rel), text.as_bytes(), &self.tmp)
     }
 
     fn read_month(&self, month: &str) -> Result<Option<LedgerFile>> {
@@ -201,13 +232,50 @@ impl<'r> LedgerWriter<'r> {
         Ledger::load(&self.root)
     }
 
-    /// The next free id of `kind` on `date`: one more than the highest seen in this ledger, in
-    /// local `ops-*` tags and in the ledger files of remote-tracking branches (DESIGN §2.1).
+    /// The next free id of `kind` on `date` (FORMAT.md, "Ids"). Every id already seen is
+    /// skipped: this ledger, the uncommitted ledgers of the other worktrees, `ops-*` tags, and the
+    /// ledger files of local and remote-tracking branches. Without a remote, nobody else can
+    /// declare, and the id is one more than the highest seen; with one, other clones may be
+    /// declaring offline at the same moment, so the number is drawn at random from the whole
+    /// range (1..=99999), which makes a clash between two clones about one in 100,000 per pair
+    /// of same-day ids.
     pub fn next_id(&self, kind: IdKind, date: NaiveDate) -> Result<RecordId> {
+        let taken: BTreeSet<u32> = self
+            .ids_seen(kind, date)?
+            .iter()
+            .filter(|id| id.kind() == kind && id.date() == date)
+            .map(|id| id.seq())
+            .collect();
+        let full = || Error::Usage(format!("no free {} id left on {date}", kind.prefix()));
+        if self.repo.has_remotes() {
+            for _ in 0..64 {
+                let seq = random_seq();
+                if !taken.contains(&seq) {
+                    return RecordId::new(kind, date, seq).map_err(|_| full());
+                }
+            }
+            if let Some(seq) = (1..=MAX_SEQ).find(|s| !taken.contains(s)) {
+                return RecordId::new(kind, date, seq).map_err(|_| full());
+            }
+            return Err(full());
+        }
+        let max = taken.iter().next_back().copied().unwrap_or(0);
+        RecordId::new(kind, date, max + 1).map_err(|_| full())
+    }
+
+    /// Every id this repository can see for the month of `date`.
+    fn ids_seen(&self, kind: IdKind, date: NaiveDate) -> Result<BTreeSet<RecordId>> {
         let month = date.format("%Y-%m").to_string();
+        let rel = month_path(&month);
         let mut seen: BTreeSet<RecordId> = BTreeSet::new();
         if let Some(f) = self.read_month(&month)? {
             seen.extend(f.records.iter().map(|(_, r)| *r.id()));
+        }
+        for root in self.repo.other_worktree_roots()? {
+            // Another worktree's file may be mid-merge or broken: take the ids its text shows.
+            if let Ok(text) = fs::read_to_string(root.join(&rel)) {
+                seen.extend(ids_in_text(&text));
+            }
         }
         if kind == IdKind::Operation {
             for t in super::tags::list_ops_tag_names(self.repo)? {
@@ -216,23 +284,19 @@ impl<'r> LedgerWriter<'r> {
                 }
             }
         }
-        let rel = month_path(&month);
-        for commit in self.repo.remote_tracking_commits()? {
+        let mut commits = self.repo.remote_tracking_commits()?;
+        commits.extend(self.repo.ref_commits_under("refs/heads/")?);
+        commits.sort();
+        commits.dedup();
+        for commit in commits {
             if let Some(bytes) = self.repo.blob_at(commit, &rel)? {
-                // A remote file we cannot parse still must not make us reuse its ids: take the
-                // ids we can see in its text.
+                // A file we cannot parse still must not make us reuse its ids: take the ids we
+                // can see in its text.
                 let text = String::from_utf8_lossy(&bytes);
                 seen.extend(ids_in_text(&text));
             }
         }
-        let max = seen
-            .iter()
-            .filter(|id| id.kind() == kind && id.date() == date)
-            .map(|id| id.seq())
-            .max()
-            .unwrap_or(0);
-        RecordId::new(kind, date, max + 1)
-            .map_err(|_| Error::Usage(format!("no free {} id left on {date}", kind.prefix())))
+        Ok(seen)
     }
 
     /// Appends `record` at the end of its month file.
@@ -252,7 +316,7 @@ impl<'r> LedgerWriter<'r> {
         text.push_str(&yaml::render_record(record));
         // Never write what we could not read back.
         LedgerFile::parse(&rel, text.clone())?;
-        write_atomic(&self.root.join(&rel), text.as_bytes(), None)?;
+        self.write(&rel, &text)?;
         Ok(rel)
     }
 
@@ -285,9 +349,57 @@ impl<'r> LedgerWriter<'r> {
         text.push_str(&yaml::render_record(&new));
         text.push_str(&file.text[span.bytes.end..]);
         LedgerFile::parse(&rel, text.clone())?;
-        write_atomic(&self.root.join(&rel), text.as_bytes(), None)?;
+        self.write(&rel, &text)?;
         Ok(new)
     }
+}
+
+impl LedgerWriter<'_> {
+    /// Replaces record `old` with `new`, in place (a renumbering: only for records that were
+    /// never on a remote, which the caller checks). The rest of the file keeps its bytes.
+    pub fn replace(&self, old: &RecordId, new: &Record) -> Result<String> {
+        let rel = month_path(&old.month());
+        if new.id().month() != old.month() {
+            return Err(Error::Usage(format!(
+                "{} and {old} belong in different month files",
+                new.id()
+            )));
+        }
+        let file = self
+            .read_month(&old.month())?
+            .ok_or_else(|| Error::Usage(format!("no record {old}: {rel} does not exist")))?;
+        if file.records.iter().any(|(_, r)| r.id() == new.id()) {
+            return Err(Error::Usage(format!("{} is already in {rel}", new.id())));
+        }
+        let (span, _) = file
+            .records
+            .iter()
+            .find(|(_, r)| r.id() == old)
+            .ok_or_else(|| Error::Usage(format!("no record {old} in {rel}")))?;
+        let mut text = String::with_capacity(file.text.len() + 1024);
+        text.push_str(&file.text[..span.bytes.start]);
+        text.push_str(&yaml::render_record(new));
+        text.push_str(&file.text[span.bytes.end..]);
+        LedgerFile::parse(&rel, text.clone())?;
+        self.write(&rel, &text)?;
+        Ok(rel)
+    }
+}
+
+/// The ledger files of `month` on every remote-tracking branch that has one and where it
+/// parses, with the branch's commit.
+pub fn remote_month_files(repo: &Repo, month: &str) -> Result<Vec<LedgerFile>> {
+    let rel = month_path(month);
+    let mut out = Vec::new();
+    for commit in repo.remote_tracking_commits()? {
+        if let Some(bytes) = repo.blob_at(commit, &rel)?
+            && let Ok(text) = String::from_utf8(bytes)
+            && let Ok(f) = LedgerFile::parse(&rel, text)
+        {
+            out.push(f);
+        }
+    }
+    Ok(out)
 }
 
 /// Record ids that appear as values in a ledger text, parsed or not.
@@ -298,4 +410,26 @@ fn ids_in_text(text: &str) -> Vec<RecordId> {
             v.trim().trim_matches(['"', '\'']).parse().ok()
         })
         .collect()
+}
+
+/// A sequence number drawn from the operating system's random source (1..=MAX_SEQ), or from the
+/// clock and process id when that cannot be read.
+fn random_seq() -> u32 {
+    use std::io::Read;
+    let mut buf = [0u8; 8];
+    let n = fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map(|_| u64::from_le_bytes(buf))
+        .unwrap_or_else(|_| {
+            use sha2::Digest;
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            let h = sha2::Sha256::digest(format!("{nanos}/{}", std::process::id()));
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&h[..8]);
+            u64::from_le_bytes(b)
+        });
+    (n % u64::from(MAX_SEQ)) as u32 + 1
 }

@@ -402,3 +402,46 @@ impl Repo {
             .collect()
     }
 }
+
+impl Repo {
+    /// The working trees of the other worktrees of this repository (the main one included when
+    /// this is a linked worktree), as far as they can be found: their uncommitted ledger records
+    /// take ids too.
+    pub fn other_worktree_roots(&self) -> Result<Vec<PathBuf>> {
+        let own = self
+            .git
+            .workdir()
+            .and_then(|p| std::fs::canonicalize(p).ok());
+        let mut roots = Vec::new();
+        let common = std::fs::canonicalize(self.common_dir())
+            .unwrap_or_else(|_| self.common_dir().to_path_buf());
+        if common.file_name().is_some_and(|n| n == ".git")
+            && let Some(main) = common.parent()
+        {
+            roots.push(main.to_path_buf());
+        }
+        let proxies = self
+            .git
+            .worktrees()
+            .map_err(|e| Error::git("listing worktrees", e))?;
+        for p in proxies {
+            if let Ok(base) = p.base() {
+                roots.push(base);
+            }
+        }
+        roots.retain(|r| std::fs::canonicalize(r).ok() != own);
+        roots.sort();
+        roots.dedup();
+        Ok(roots)
+    }
+
+    /// Whether any remote is configured: then other clones may declare at the same time.
+    pub fn has_remotes(&self) -> bool {
+        !self.git.remote_names().is_empty()
+    }
+
+    /// A path in the git directory shared by all worktrees.
+    pub fn path_in_common_dir(&self, rel: &str) -> PathBuf {
+        self.common_dir().join(rel)
+    }
+}

@@ -146,6 +146,49 @@ pub fn create_signed_tag(
         .map_err(|e| Error::git("writing tag object", e))?;
     repo.git
         .tag_reference(name, id, PreviousValue::MustNotExist)
-        .map_err(|e| Error::git(format!("creating refs/tags/{name}"), e))?;
+        .map_err(|e| {
+            ref_lock_error(repo, name)
+                .unwrap_or_else(|| Error::git(format!("creating refs/tags/{name}"), e))
+        })?;
     Ok(id)
+}
+
+/// How long a ref lock may stand before it is taken for a crashed writer's: git holds one for
+/// milliseconds.
+const STALE_LOCK_SECS: u64 = 60;
+
+/// When git's lock file of the tag ref is in the way, an error that names it and says how to
+/// clear it: git's lock files carry no process id, so a lock is taken as stale by its age.
+fn ref_lock_error(repo: &Repo, name: &str) -> Option<Error> {
+    let lock = repo.common_dir().join(format!("refs/tags/{name}.lock"));
+    let meta = std::fs::metadata(&lock).ok()?;
+    let age = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let id = name.to_ascii_uppercase();
+    Some(Error::Usage(if age >= STALE_LOCK_SECS {
+        format!(
+            "cannot create refs/tags/{name}: the lock file {} is {age} seconds old, left by a process that crashed; remove it (rm {}) and run `git ops tag {id}`",
+            lock.display(),
+            lock.display()
+        )
+    } else {
+        format!(
+            "cannot create refs/tags/{name}: another git process holds {}; wait a moment and run `git ops tag {id}` (if no git process is running, remove that file)",
+            lock.display()
+        )
+    }))
+}
+
+/// Deletes the tag ref `name` (a local tag of a record being renumbered).
+pub fn delete_tag(repo: &Repo, name: &str) -> Result<()> {
+    let r = repo
+        .git
+        .find_reference(format!("refs/tags/{name}").as_str())
+        .map_err(|e| Error::git(format!("reading refs/tags/{name}"), e))?;
+    r.delete()
+        .map_err(|e| Error::git(format!("deleting refs/tags/{name}"), e))
 }

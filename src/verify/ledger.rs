@@ -1,15 +1,19 @@
 //! Verification of a whole ledger (DESIGN §2.2-2.3): schema, signoffs, thresholds, duplicate
 //! ids, and agreement between tags and file records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use gix::ObjectId;
 
 use super::grants::{GrantClock, GrantIndex, limits};
+use super::push::check_pushed_tag;
 use super::records::{RecordCheck, RecordSummary, State, check_record_with};
-use super::tags::check_tags;
+use super::tags::{RecordIndex, check_tags};
 use super::{Finding, Report, Severity};
 use crate::model::RecordId;
 use crate::model::policy::Policy;
-use crate::store::ledger::LedgerFile;
+use crate::store::Repo;
+use crate::store::ledger::{LedgerFile, month_path};
 use crate::store::tags::TagInfo;
 
 /// Checks a record under the current policy; when a signoff fails only because its signer's key
@@ -65,6 +69,18 @@ pub fn verify_ledger_with_history(
     files: &[Result<LedgerFile, crate::store::Error>],
     tags: &[TagInfo],
 ) -> Report {
+    let (mut report, by_id) = verify_files(policy, earlier, files);
+    report.tags = tags.len();
+    check_tags(policy, earlier, &by_id, tags, &mut report);
+    report
+}
+
+/// Every record of `files` checked, and the index of the records by id that tags are judged by.
+fn verify_files<'f>(
+    policy: &Policy,
+    earlier: &[Policy],
+    files: &'f [Result<LedgerFile, crate::store::Error>],
+) -> (Report, RecordIndex<'f>) {
     let mut report = Report::default();
     let grants = GrantIndex::build(
         policy,
@@ -164,7 +180,128 @@ pub fn verify_ledger_with_history(
             by_id.insert(id, (record, state, file.path.clone(), span.first_line));
         }
     }
+    (report, by_id)
+}
+
+/// Verifies a working tree's ledger files and the repository's `ops-*` tags (DESIGN §3.2: a
+/// tag is judged where it belongs). Tags are repository-wide while ledgers are per branch: a tag
+/// whose record this branch lacks, or holds in a version the tag does not agree with (an approval
+/// not merged here yet), is judged against the ledger of the commit it points at or of a branch
+/// (local or remote-tracking). It fails when no ledger anywhere agrees with it, or when this
+/// branch's last commit agrees with it and the work tree no longer does (a deleted record, a
+/// removed signoff).
+pub fn verify_worktree(
+    repo: &Repo,
+    policy: &Policy,
+    earlier: &[Policy],
+    files: &[Result<LedgerFile, crate::store::Error>],
+    tags: &[TagInfo],
+) -> Result<Report, crate::store::Error> {
+    let (mut report, index) = verify_files(policy, earlier, files);
     report.tags = tags.len();
-    check_tags(policy, earlier, &by_id, tags, &mut report);
-    report
+    let head = repo.head_commit()?;
+    let mut tips: Vec<ObjectId> = repo.ref_commits_under("refs/heads/")?;
+    tips.extend(repo.ref_commits_under("refs/remotes/")?);
+    let mut tagged = BTreeSet::new();
+    for tag in tags {
+        let id = RecordId::from_tag_name(&tag.ref_name).ok();
+        let mut here = Report::default();
+        match id.and_then(|id| index.get(&id).map(|v| (id, v))) {
+            Some((id, v)) => {
+                tagged.insert(id);
+                let one: RecordIndex<'_> = [(id, v.clone())].into_iter().collect();
+                check_tags(policy, earlier, &one, std::slice::from_ref(tag), &mut here);
+            }
+            None => check_tags(
+                policy,
+                earlier,
+                &BTreeMap::new(),
+                std::slice::from_ref(tag),
+                &mut here,
+            ),
+        }
+        let Some(id) = id else {
+            report.findings.extend(here.findings);
+            continue;
+        };
+        tagged.insert(id);
+        if here.errors() == 0 {
+            report.findings.extend(here.findings);
+            continue;
+        }
+        // This branch's last commit agrees with the tag: the work tree lost what the tag holds.
+        if let Some(h) = head
+            && agrees_at(repo, tag, &id, h)?.is_some_and(|r| r.errors() == 0)
+        {
+            report.findings.extend(here.findings);
+            continue;
+        }
+        let mut candidates: Vec<ObjectId> = tag.target.into_iter().collect();
+        candidates.extend(tips.iter().copied().filter(|t| Some(*t) != head));
+        let mut agreed = None;
+        let mut any = false;
+        for c in candidates {
+            if let Some(judged) = agrees_at(repo, tag, &id, c)? {
+                any = true;
+                if judged.errors() == 0 {
+                    agreed = Some(judged);
+                    break;
+                }
+            }
+        }
+        match agreed {
+            Some(judged) => report.findings.extend(judged.findings),
+            None if any || index.contains_key(&id) => report.findings.extend(here.findings),
+            None => report.push(
+                Finding::error(
+                    "tag-without-record",
+                    format!(
+                        "tag {name} has no record {id} in the ledger files (was the entry deleted?); no branch has it either: if the tag was made here by mistake and never pushed, delete it with `git tag -d {name}`",
+                        name = tag.ref_name
+                    ),
+                )
+                .record(id),
+            ),
+        }
+    }
+    // Approved operations without a tag, when the policy requires tags.
+    let untagged: RecordIndex<'_> = index
+        .into_iter()
+        .filter(|(id, _)| !tagged.contains(id))
+        .collect();
+    check_tags(policy, earlier, &untagged, &[], &mut report);
+    Ok(report)
+}
+
+/// The tag judged against the ledger at `commit`, or None when that ledger lacks its record.
+fn agrees_at(
+    repo: &Repo,
+    tag: &TagInfo,
+    id: &RecordId,
+    commit: ObjectId,
+) -> Result<Option<Report>, crate::store::Error> {
+    if !repo.has_object(commit) || !ledger_at_has(repo, commit, id)? {
+        return Ok(None);
+    }
+    let mut judged = Report::default();
+    check_pushed_tag(repo, &tag.ref_name, tag.object, &[commit], &mut judged)?;
+    Ok(Some(judged))
+}
+
+/// Whether the ledger at `commit` holds record `id` (a file that does not parse holds nothing).
+fn ledger_at_has(
+    repo: &Repo,
+    commit: ObjectId,
+    id: &RecordId,
+) -> Result<bool, crate::store::Error> {
+    let path = month_path(&id.month());
+    let Some(bytes) = repo.blob_at(commit, &path)? else {
+        return Ok(false);
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Ok(false);
+    };
+    Ok(LedgerFile::parse(&path, text)
+        .map(|f| f.records.iter().any(|(_, r)| r.id() == id))
+        .unwrap_or(false))
 }

@@ -35,7 +35,8 @@ pub(crate) fn load_file(
 }
 
 /// What must hold between any earlier and later state of a ledger file: every earlier record is
-/// still there, in the same order, with the same payload and every earlier signoff exactly as it
+/// still there, in the same relative order (new records may be interleaved, as a merge does),
+/// with the same payload and every earlier signoff exactly as it
 /// was (signoffs are only added). Returns the records that kept all that, as (span in the new
 /// file, old record, new record); everything else is reported.
 pub fn preserved<'a>(
@@ -101,39 +102,24 @@ pub fn preserved<'a>(
         }
         kept.push((span, r_old, r_new));
     }
-    // Order matters (a halt and a resume in the same second apply in ledger order): earlier
-    // records keep their order, and new ones come after them.
-    let old_ids: Vec<&RecordId> = old.records.iter().map(|(_, r)| r.id()).collect();
-    let new_order: Vec<&RecordId> = new
+    // The ledger is a set with a stable order: earlier records keep their relative order, and
+    // new ones may come anywhere among them (a merge interleaves the records both sides added).
+    let new_pos: BTreeMap<&RecordId, usize> = new
         .records
         .iter()
-        .map(|(_, r)| r.id())
-        .filter(|id| old_ids.contains(id))
+        .enumerate()
+        .map(|(i, (_, r))| (r.id(), i))
         .collect();
-    if new_order.len() == old_ids.len() && new_order != old_ids {
+    let positions: Vec<usize> = old
+        .records
+        .iter()
+        .filter_map(|(_, r)| new_pos.get(r.id()).copied())
+        .collect();
+    if positions.windows(2).any(|w| w[0] > w[1]) {
         report.push(
             Finding::error(
                 "ledger-reordered",
-                format!("{path}: earlier records were reordered; the ledger only grows at the end"),
-            )
-            .at(path, None),
-        );
-    }
-    let last_old = new
-        .records
-        .iter()
-        .rposition(|(_, r)| old_ids.contains(&r.id()));
-    let first_new = new
-        .records
-        .iter()
-        .position(|(_, r)| !old_ids.contains(&r.id()));
-    if let (Some(l), Some(f)) = (last_old, first_new)
-        && f < l
-    {
-        report.push(
-            Finding::error(
-                "ledger-reordered",
-                format!("{path}: a new record was inserted before earlier ones; append at the end"),
+                format!("{path}: earlier records were reordered; records keep their order"),
             )
             .at(path, None),
         );
@@ -405,13 +391,26 @@ mod tests {
                 2,
             ),
             (
-                "a record inserted before earlier ones",
-                vec![&a, &c, &b],
-                Some((
-                    "ledger-reordered",
-                    "a new record was inserted before earlier ones",
-                )),
+                "a record inserted between earlier ones, as a merge does",
+                vec![&a, &c, &b_approved],
+                None,
                 2,
+            ),
+            ("a record inserted first", vec![&c, &a, &b], None, 2),
+            (
+                "records reordered around a new one",
+                vec![&b, &c, &a],
+                Some(("ledger-reordered", "earlier records were reordered")),
+                2,
+            ),
+            (
+                "one record removed, the others reordered",
+                vec![&b, &c],
+                Some((
+                    "record-removed",
+                    "OPS-2026-01-27-001 was removed from ops/ledger/2026-01.yaml",
+                )),
+                1,
             ),
         ];
         for (name, new, want, kept) in rows {

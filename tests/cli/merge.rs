@@ -68,13 +68,20 @@ fn the_same_id_with_two_payloads_is_a_merge_conflict() {
     repo.git(&["checkout", "-q", "-b", "other"]).ok();
     let theirs = repo.declare(&team.alice, "Restart web", "SERVICE_RESTART");
     repo.commit_all("Declare on the other branch");
+    let file = ledger_file_of(&theirs);
+    let their_text = repo.read(&file);
     repo.git(&["checkout", "-q", "main"]).ok();
-    // Nothing on main shows the other branch's record, so the same id is allocated again.
-    let ours = repo.declare(&team.alice, "Restart cache", "SERVICE_RESTART");
-    assert_eq!(ours, theirs, "the test needs a clash of ids");
-    repo.commit_all("Declare on main");
-    let file = ledger_file_of(&ours);
-    let before = repo.read(&file);
+    // Ids never collide on their own any more: make the clash by hand, the same id with another
+    // payload (the driver judges payloads, not signatures).
+    let ours = theirs.clone();
+    let our_text = their_text.replace("Restart web", "Restart cache");
+    assert_ne!(our_text, their_text, "the test needs two payloads");
+    std::fs::create_dir_all(repo.path("ops/ledger")).expect("creating ops/ledger");
+    repo.write(&file, &our_text);
+    // The edited record no longer verifies: only a hook-less commit gets it onto main.
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["commit", "-q", "--no-verify", "-m", "Declare on main"])
+        .ok();
 
     let out = repo
         .git(&["merge", "--no-edit", "other"])
@@ -86,8 +93,17 @@ fn the_same_id_with_two_payloads_is_a_merge_conflict() {
         !unmerged.stdout().is_empty(),
         "{file} is not marked as conflicted"
     );
-    // The driver wrote nothing: our side is left as it was for a person to resolve.
-    assert_eq!(repo.read(&file), before);
+    // Both versions are left for a person, between conflict markers, and the file cannot be
+    // committed as it is.
+    let left = repo.read(&file);
+    assert!(left.contains(&format!("<<<<<<< ours: {ours}")), "{left}");
+    assert!(
+        left.contains("Restart cache") && left.contains("Restart web"),
+        "{left}"
+    );
+    repo.git(&["add", &file]).ok();
+    repo.git(&["commit", "-q", "--no-edit"]).failed();
+    repo.verify().code(1).says(&["schema"]);
 }
 
 #[test]
