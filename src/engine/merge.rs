@@ -23,6 +23,14 @@ pub enum Error {
     Merged(YamlError),
 }
 
+impl Error {
+    /// The exit code of a merge that fails with this error: the merge is refused (1), and a
+    /// person resolves it.
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
+}
+
 /// The union merge of two versions of one ledger file: `ours` followed by the records only
 /// `theirs` has. The text of a record is kept byte for byte unless it gains signoffs.
 pub fn merge_texts(ours: &str, theirs: &str) -> Result<String, Error> {
