@@ -211,7 +211,10 @@ mod tests {
     fn the_message_holds_every_cause_once_and_the_context_first() {
         let e = demo::Error::NoBinary(std::io::Error::other("gone"));
         let c = CliError::from(e).context("running the demo");
-        assert_eq!(c.message, "running the demo: finding the git-ops binary: gone");
+        assert_eq!(
+            c.message,
+            "running the demo: finding the git-ops binary: gone"
+        );
         assert_eq!(c.code, EXIT_INTERNAL);
     }
 

@@ -124,7 +124,9 @@ fn pre_receive(ctx: &Ctx) -> Result<u8> {
 
 fn update(ctx: &Ctx, args: &[String]) -> Result<u8> {
     let [refname, old, new] = args else {
-        return Err(CliError::internal("the update hook takes <ref> <old> <new>"));
+        return Err(CliError::internal(
+            "the update hook takes <ref> <old> <new>",
+        ));
     };
     server_check(ctx, &[RefUpdate::from_args(refname, old, new)?])
 }

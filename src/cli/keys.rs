@@ -83,8 +83,7 @@ fn generate(new: NewKey, encrypt: bool) -> Result<u8> {
     } else {
         None
     };
-    let key =
-        keys::generate(&new, passphrase.as_deref().map(|s| s.as_str()))?;
+    let key = keys::generate(&new, passphrase.as_deref().map(|s| s.as_str()))?;
     let mut o = stdout();
     writeln!(
         o,

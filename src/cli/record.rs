@@ -228,9 +228,7 @@ pub fn run_rollback(ctx: &Ctx, a: RollbackArgs) -> Result<u8> {
     let done = match ws.record(&me, req, ev)? {
         Recorded::New(done) => done,
         Recorded::Already(id) => {
-            return Err(CliError::internal(format!(
-                "{id} is already in the ledger"
-            )));
+            return Err(CliError::internal(format!("{id} is already in the ledger")));
         }
     };
     writeln!(std::io::stdout(), "{}", done.record.id())?;
