@@ -27,6 +27,17 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
+impl Error {
+    /// The exit code of a demo that fails with this error: a directory in use is a usage problem
+    /// (2); anything else is internal trouble (3).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::NotEmpty(_) => 2,
+            _ => 3,
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 struct Demo<'o> {

@@ -10,17 +10,13 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli::run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(e) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            let code = cli::exit_code(&e);
-            eprintln!(
-                "git-ops: error: {}",
-                git_ops::render::block(&format!("{e:#}"))
-            );
-            if let Some(h) = cli::hint(&e) {
+            eprintln!("git-ops: error: {}", git_ops::render::block(&e.message));
+            if let Some(h) = &e.hint {
                 eprintln!("hint: {}", git_ops::render::block(h));
             }
-            ExitCode::from(code)
+            ExitCode::from(e.code)
         }
     }
 }

@@ -14,6 +14,8 @@ mod consistency;
 mod coverage;
 #[path = "cli/enforce.rs"]
 mod enforce;
+#[path = "cli/exit_codes.rs"]
+mod exit_codes;
 #[path = "cli/flow.rs"]
 mod flow;
 #[path = "cli/grants.rs"]

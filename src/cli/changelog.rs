@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use super::Result;
 
 use git_ops::model::yaml;
 use git_ops::render::{changelog, seed};

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use super::error::{Context, Result};
 use zeroize::Zeroizing;
 
 use git_ops::crypto::Keypair;

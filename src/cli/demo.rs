@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use super::Result;
 
 use git_ops::demo;
 
 use super::common::{Ctx, stdout};
-use super::usage;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -18,11 +17,6 @@ pub struct Args {
 }
 
 pub fn run(_ctx: &Ctx, args: Args) -> Result<u8> {
-    match demo::run(args.target.as_deref(), &mut stdout()) {
-        Ok(_) => Ok(0),
-        Err(e @ demo::Error::NotEmpty(_)) => Err(usage(e.to_string())),
-        // The I/O error itself, so that a closed pipe (`git ops demo | head`) is no error.
-        Err(demo::Error::Io(e)) => Err(e.into()),
-        Err(e) => Err(e.into()),
-    }
+    demo::run(args.target.as_deref(), &mut stdout())?;
+    Ok(0)
 }

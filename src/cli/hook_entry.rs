@@ -4,16 +4,17 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Result;
+use super::Result;
 use clap::ValueEnum;
 
 use git_ops::model::trailer::OPS_ID;
 use git_ops::render::hook as render;
 use git_ops::store::{active, trailers};
 use git_ops::verify::Report;
-use git_ops::verify::commit::{self, check_commit_message, check_staged, message_links};
+use git_ops::verify::commit::{check_commit_message, check_staged, message_links};
 use git_ops::verify::push::{self, RefUpdate, check_pre_push, check_received};
 
+use super::CliError;
 use super::common::Ctx;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,15 +51,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     result.map_err(|e| {
         let name = args.name.to_possible_value();
         let name = name.as_ref().map_or("", |v| v.get_name());
-        let (message, hint) = render::hook_failed(name, &format!("{e:#}"));
-        let code = super::exit_code(&e);
-        let hint = Some(hint);
-        super::CliError {
-            code,
-            message,
-            hint,
-        }
-        .into()
+        let (message, hint) = render::hook_failed(name, &e.message);
+        CliError::new(e.code, message).with_hint(hint)
     })
 }
 
@@ -99,11 +93,7 @@ fn commit_msg(ctx: &Ctx, file: &Path) -> Result<u8> {
             return Ok(1);
         }
     };
-    let problems = check_commit_message(&ctx.repo()?, &ids, ctx.now()).map_err(|e| match e {
-        // A store error keeps its own type, so that it maps to its exit code.
-        commit::Error::Store(e) => anyhow::Error::from(e),
-        e => e.into(),
-    })?;
+    let problems = check_commit_message(&ctx.repo()?, &ids, ctx.now())?;
     if problems.is_empty() {
         return Ok(0);
     }
@@ -134,7 +124,9 @@ fn pre_receive(ctx: &Ctx) -> Result<u8> {
 
 fn update(ctx: &Ctx, args: &[String]) -> Result<u8> {
     let [refname, old, new] = args else {
-        anyhow::bail!("the update hook takes <ref> <old> <new>");
+        return Err(CliError::internal(
+            "the update hook takes <ref> <old> <new>",
+        ));
     };
     server_check(ctx, &[RefUpdate::from_args(refname, old, new)?])
 }

@@ -2,13 +2,12 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use super::Result;
 use clap::Subcommand;
 
-use git_ops::store::hooks::{self, HooksError};
+use git_ops::store::hooks;
 
 use super::common::{Ctx, stdout};
-use super::usage_hint;
 
 #[derive(Subcommand, Debug)]
 pub enum HooksCmd {
@@ -25,21 +24,12 @@ pub enum HooksCmd {
     Uninstall,
 }
 
-/// The error of a refused or failed install, with what to do next.
-pub fn install_error(e: HooksError) -> anyhow::Error {
-    match (e.hint(), e) {
-        (Some(hint), e) => usage_hint(e.to_string(), hint),
-        (None, HooksError::Store(e)) => e.into(),
-        (None, e) => e.into(),
-    }
-}
-
 pub fn run(ctx: &Ctx, cmd: HooksCmd) -> Result<u8> {
     let repo = ctx.repo()?;
     let mut out = stdout();
     match cmd {
         HooksCmd::Install { force, server } => {
-            for p in hooks::install(&repo, force, server).map_err(install_error)? {
+            for p in hooks::install(&repo, force, server)? {
                 writeln!(out, "installed {}", p.display())?;
             }
             for (key, value) in hooks::harden_server(&repo)? {

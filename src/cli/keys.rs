@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use super::error::{Context, Result};
 use clap::Subcommand;
 
 use git_ops::engine::keys::{self, Error as KeysError, NewKey, PolicyFile};
@@ -75,30 +75,15 @@ pub fn run(ctx: &Ctx, cmd: KeysCmd) -> Result<u8> {
     }
 }
 
-/// The exit code and hint of a key-management error: a store or model error keeps its own,
-/// everything else is a usage error.
-fn keys_error(e: KeysError) -> anyhow::Error {
-    match e {
-        KeysError::Store(e) => e.into(),
-        KeysError::Model(e) => e.into(),
-        KeysError::Crypto(e) => e.into(),
-        e => match e.hint() {
-            Some(hint) => usage_hint(e.to_string(), hint),
-            None => usage(e.to_string()),
-        },
-    }
-}
-
 fn generate(new: NewKey, encrypt: bool) -> Result<u8> {
     // Check where the key goes before asking for a passphrase.
-    keys::new_key_path(&new).map_err(keys_error)?;
+    keys::new_key_path(&new)?;
     let passphrase = if encrypt {
         Some(new_passphrase()?)
     } else {
         None
     };
-    let key =
-        keys::generate(&new, passphrase.as_deref().map(|s| s.as_str())).map_err(keys_error)?;
+    let key = keys::generate(&new, passphrase.as_deref().map(|s| s.as_str()))?;
     let mut o = stdout();
     writeln!(
         o,
@@ -149,18 +134,19 @@ fn parse_roles(roles: &[String]) -> Result<Vec<SignerRole>> {
 
 fn add(ctx: &Ctx, name: String, pubkey: String, roles: Vec<String>) -> Result<u8> {
     let repo = ctx.repo()?;
-    let file = PolicyFile::load(&repo).map_err(keys_error)?;
+    let file = PolicyFile::load(&repo)?;
     if keys::holds_private_key(&name) {
         // The arguments the wrong way round: the key must not be repeated as a bad name.
-        return Err(keys_error(KeysError::PrivateKey {
+        return Err(KeysError::PrivateKey {
             path: None,
             public_beside: None,
-        }));
+        }
+        .into());
     }
     let name = SignerName::new(&name)?;
-    let key = keys::public_key_from_arg(&pubkey).map_err(keys_error)?;
+    let key = keys::public_key_from_arg(&pubkey)?;
     let roles = parse_roles(&roles)?;
-    let edit = keys::add_signer(&repo, &file, &name, &key, &roles).map_err(keys_error)?;
+    let edit = keys::add_signer(&repo, &file, &name, &key, &roles)?;
     let role_list: Vec<&str> = edit.roles.iter().map(|r| keys::role_name(*r)).collect();
     writeln!(
         stdout(),
@@ -217,7 +203,7 @@ fn allowed_signers(ctx: &Ctx, out: Option<PathBuf>) -> Result<u8> {
     let policy = load_policy(repo.workdir()?)?;
     match out {
         Some(p) => {
-            keys::write_allowed_signers(&p, &policy).map_err(keys_error)?;
+            keys::write_allowed_signers(&p, &policy)?;
             writeln!(
                 stdout(),
                 "wrote {} ({} signers)",

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use super::Result;
 use clap::CommandFactory;
 
 use super::Cli;

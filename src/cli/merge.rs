@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use super::error::{Context, Result};
 
 use git_ops::engine::merge::{Error, merge};
 use git_ops::store::{self, fsutil};

@@ -1,9 +1,11 @@
 //! The command line: clap definitions (one file per command group), the context every command
-//! gets, and the mapping from errors to exit codes (0 ok, 1 rejected, 2 usage/config, 3 internal).
+//! gets, and the error every command ends with (`error.rs`: 0 ok, 1 rejected, 2 usage/config,
+//! 3 internal).
 
 pub mod changelog;
 pub mod common;
 pub mod demo;
+pub mod error;
 pub mod grant;
 pub mod halt;
 pub mod hook_entry;
@@ -27,6 +29,8 @@ pub mod verify;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+pub use error::{CliError, Result, rejected, usage, usage_hint};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -114,98 +118,7 @@ pub enum Format {
     Json,
 }
 
-/// An error with the exit code it maps to and, where useful, what to do next.
-#[derive(Debug)]
-pub struct CliError {
-    pub code: u8,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl std::fmt::Display for CliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CliError {}
-
-pub const EXIT_REJECTED: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-pub const EXIT_INTERNAL: u8 = 3;
-
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    CliError {
-        code: EXIT_USAGE,
-        message: message.into(),
-        hint: None,
-    }
-    .into()
-}
-
-pub fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
-    CliError {
-        code: EXIT_USAGE,
-        message: message.into(),
-        hint: Some(hint.into()),
-    }
-    .into()
-}
-
-pub fn rejected(message: impl Into<String>) -> anyhow::Error {
-    CliError {
-        code: EXIT_REJECTED,
-        message: message.into(),
-        hint: None,
-    }
-    .into()
-}
-
-/// The exit code for an error: the first cause that says.
-pub fn exit_code(e: &anyhow::Error) -> u8 {
-    use git_ops::store::Error as S;
-    for cause in e.chain() {
-        if let Some(c) = cause.downcast_ref::<CliError>() {
-            return c.code;
-        }
-        if let Some(e) = cause.downcast_ref::<git_ops::engine::Error>() {
-            return e.exit_code();
-        }
-        if let Some(s) = cause.downcast_ref::<S>() {
-            return match s {
-                S::Io { .. } | S::Git { .. } => EXIT_INTERNAL,
-                _ => EXIT_USAGE,
-            };
-        }
-        if cause.downcast_ref::<git_ops::model::Error>().is_some()
-            || cause.downcast_ref::<git_ops::crypto::Error>().is_some()
-            || cause
-                .downcast_ref::<git_ops::model::yaml::YamlError>()
-                .is_some()
-        {
-            return EXIT_USAGE;
-        }
-    }
-    EXIT_INTERNAL
-}
-
-pub fn hint(e: &anyhow::Error) -> Option<&str> {
-    e.chain().find_map(|c| {
-        c.downcast_ref::<CliError>()
-            .and_then(|c| c.hint.as_deref())
-            .or_else(|| c.downcast_ref::<git_ops::engine::Error>()?.hint())
-    })
-}
-
-/// A broken pipe (`git ops list | head`) is not an error.
-pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-pub fn run(cli: Cli) -> anyhow::Result<u8> {
+pub fn run(cli: Cli) -> Result<u8> {
     let ctx = common::Ctx::new(cli.dir)?;
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),

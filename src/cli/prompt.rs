@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use super::Result;
 
 use git_ops::engine::report::prompt_sources;
 use git_ops::model::RecordId;

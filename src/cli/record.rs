@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use super::Result;
 
 use git_ops::engine::Workspace;
 use git_ops::engine::record::{EvidenceRequest, RecordRequest, Recorded};
@@ -16,6 +16,7 @@ use git_ops::evidence;
 use git_ops::model::record::{Evidence, OutcomeKind};
 use git_ops::model::{RecordId, RiskClass};
 
+use super::CliError;
 use super::common::{Ctx, signer};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -226,7 +227,9 @@ pub fn run_rollback(ctx: &Ctx, a: RollbackArgs) -> Result<u8> {
     let ev = gather(&ws, &a.evidence, &req.allowed_services)?;
     let done = match ws.record(&me, req, ev)? {
         Recorded::New(done) => done,
-        Recorded::Already(id) => anyhow::bail!("{id} is already in the ledger"),
+        Recorded::Already(id) => {
+            return Err(CliError::internal(format!("{id} is already in the ledger")));
+        }
     };
     writeln!(std::io::stdout(), "{}", done.record.id())?;
     eprintln!("recorded the rollback of {} as {}", a.id, done.record.id());

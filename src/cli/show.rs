@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use super::Result;
 use clap::ValueEnum;
 
 use git_ops::engine::{Clock, state_word};

@@ -1,7 +1,7 @@
 //! `git ops status`: the posture in the seeds' state words, `OK` or `HALTED`, with the live
 //! grants and the operations waiting for approval.
 
-use anyhow::Result;
+use super::Result;
 
 use git_ops::render::status;
 

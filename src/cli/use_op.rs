@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use super::Result;
 
 use git_ops::engine::state_word;
 use git_ops::model::RecordId;

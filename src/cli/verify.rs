@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use super::Result;
 use clap::ValueEnum;
 
 use git_ops::engine::verify::{Mode, Verification, verify};

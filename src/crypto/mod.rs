@@ -34,6 +34,14 @@ pub enum Error {
     BadSignature,
 }
 
+impl Error {
+    /// The exit code of a command that fails with this error: a key or signature that cannot be
+    /// used is a usage or configuration problem (2).
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
 /// A private ed25519 key, decrypted and ready to sign. Its Debug form never shows the secret.
 pub struct Keypair {
     private: PrivateKey,

@@ -53,6 +53,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The exit code of a command that fails with this error: a store error keeps its own; every
+    /// other one is a usage or configuration problem (2).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Store(e) => e.exit_code(),
+            _ => 2,
+        }
+    }
+
     /// What to do next, where the message alone does not say.
     pub fn hint(&self) -> Option<String> {
         match self {

@@ -28,6 +28,14 @@ pub enum Error {
     Merged(YamlError),
 }
 
+impl Error {
+    /// The exit code of a merge that fails with this error: the merge is refused (1), and a
+    /// person resolves it.
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
+}
+
 /// The result of a merge: the text to write, and the ids in conflict (whose two versions the
 /// text holds between conflict markers).
 #[derive(Debug)]

@@ -33,6 +33,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// The exit code of a command that fails with this error: a value of the wrong form is a
+    /// usage or configuration problem (2).
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+
     pub(crate) fn invalid(
         what: &'static str,
         value: impl Into<String>,

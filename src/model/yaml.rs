@@ -21,6 +21,14 @@ pub struct YamlError {
     pub message: String,
 }
 
+impl YamlError {
+    /// The exit code of a command that fails with this error: a file that does not parse is a
+    /// configuration problem (2).
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
 fn fmt_line(line: Option<u64>, column: Option<u64>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!("line {l} column {c}: "),

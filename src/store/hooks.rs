@@ -45,6 +45,15 @@ pub enum HooksError {
 }
 
 impl HooksError {
+    /// The exit code of a command that fails with this error: a hook in the way is a usage
+    /// problem (2); a store error keeps its own.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            HooksError::Foreign(_) => 2,
+            HooksError::Store(e) => e.exit_code(),
+        }
+    }
+
     /// What to do next, where the message alone does not say.
     pub fn hint(&self) -> Option<&'static str> {
         match self {

@@ -83,9 +83,11 @@ impl Error {
     }
 
     /// The exit code of a command that fails with this error: I/O and git trouble is internal
-    /// (3); everything else is a usage or configuration problem (2).
+    /// (3); everything else is a usage or configuration problem (2), and so is a file whose
+    /// bytes are not text (it does not parse, as a YAML error would not: docs/CLI-ERRORS.md).
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Io { error, .. } if error.kind() == std::io::ErrorKind::InvalidData => 2,
             Error::Io { .. } | Error::Git { .. } => 3,
             _ => 2,
         }

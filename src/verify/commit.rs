@@ -75,6 +75,17 @@ pub enum Error {
     Policy(YamlError),
 }
 
+impl Error {
+    /// The exit code of a check that fails with this error: a store error keeps its own; a
+    /// policy that does not parse is a configuration problem (2).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Store(e) => e.exit_code(),
+            Error::Policy(e) => e.exit_code(),
+        }
+    }
+}
+
 /// The operations a commit message links to with `Ops-Id:` trailers. A malformed trailer is an
 /// error (the message to show), so a typo never silently links nothing.
 pub fn message_links(text: &str) -> Result<Vec<RecordId>, String> {

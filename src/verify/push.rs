@@ -37,6 +37,14 @@ pub enum ParseError {
     Io(#[from] std::io::Error),
 }
 
+impl ParseError {
+    /// The exit code of a hook that fails with this error: input from git that cannot be read or
+    /// understood is internal trouble (3).
+    pub fn exit_code(&self) -> u8 {
+        3
+    }
+}
+
 /// An object id as git passes it to hooks; all zeros (of any length) is `None`.
 pub fn parse_oid(s: &str) -> Result<Option<ObjectId>, ParseError> {
     if s.chars().all(|c| c == '0') {
