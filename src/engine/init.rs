@@ -28,6 +28,9 @@ risk_classes:                 # approvals required: distinct approvers, not the 
 rules:                        # governed paths, gitignore-style globs
   - {{ paths: ["ops/**", "docs/governance/**", "deploy/**"], min_risk: LOW_RISK_CONFIG }}
   - {{ paths: ["ops/PRODUCTION_LOCK.md"], min_risk: FILESYSTEM_WRITE, approvals: 2, human_only: true }}
+  # The configuration enforcement relies on: attributes (merge drivers, export-ignore), submodules,
+  # hooks and CI.
+  - {{ paths: [".gitattributes", ".gitmodules", ".githooks/**", ".pre-commit-config.yaml", "lefthook.yml", ".husky/**", ".github/workflows/**", ".gitlab-ci.yml"], min_risk: LOW_RISK_CONFIG }}
 immutable: ["audit_artifacts/ops_runs/**", "ops/lkg/**"]
 grants: {{ max_hours: 72, break_glass_max_hours: 2 }}
 operations: {{ default_window_hours: 24, require_tags: false, human_only_tags: true }}
@@ -138,5 +141,20 @@ mod tests {
                 .any(|r| r.min_risk == crate::model::RiskClass::LowRiskConfig),
             "deploy/ is not governed"
         );
+        for path in [
+            ".gitattributes",
+            "deploy/.gitattributes",
+            ".gitmodules",
+            ".githooks/pre-commit",
+            ".pre-commit-config.yaml",
+            "lefthook.yml",
+            ".husky/pre-push",
+            ".github/workflows/ci.yml",
+            ".gitlab-ci.yml",
+            ".GitAttributes",
+        ] {
+            assert!(policy.governs(path), "{path} is not governed");
+        }
+        assert!(!policy.governs("src/main.rs"));
     }
 }

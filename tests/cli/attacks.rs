@@ -1,0 +1,160 @@
+//! Attacks that once got past the server (security issue 9): each is committed with the client
+//! hooks skipped (`--no-verify`), pushed to a bare server with the `pre-receive` hook and a pinned
+//! trust root, and must be refused there with a message naming the ref, the path and the rule;
+//! `git ops verify --range` must refuse the same commits.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::{Repo, Team, run};
+
+/// A bare server `<root>/server.git` with the server hooks and the trust root pinned to the
+/// team's first commit, as `origin`; main pushed to it.
+fn server(team: &Team) -> PathBuf {
+    let repo = &team.repo;
+    let sb = &repo.sb;
+    let dir = sb.root.join("server.git");
+    let dir_s = dir.display().to_string();
+    let mut c = sb.command("git", &sb.root);
+    c.args(["init", "-q", "--bare", &dir_s]);
+    run(c).ok();
+    run(sb.ops_command(&sb.root, None, &["-C", &dir_s, "hooks", "install"]))
+        .ok()
+        .says(&["pre-receive"]);
+    let root = repo.rev("HEAD");
+    let mut c = sb.command("git", &dir);
+    c.args(["config", "ops.trustRoot", &root]);
+    run(c).ok();
+    repo.git(&["remote", "add", "origin", &dir_s]).ok();
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    dir
+}
+
+/// What `refs/heads/main` points at on the server.
+fn server_main(team: &Team, dir: &Path) -> String {
+    let mut c = team.repo.sb.command("git", dir);
+    c.args(["rev-parse", "refs/heads/main"]);
+    run(c).ok().stdout().trim().to_string()
+}
+
+/// Commits everything with the client hooks skipped, pushes it with them skipped too, and
+/// asserts that the server refuses it naming the ref and `needles`, that the server's main did
+/// not move, and that `git ops verify --range` refuses the commit too, naming `needles`. Then
+/// puts the repository back where the server is.
+/// Writes `text` to `rel`, making its directory.
+fn put(repo: &Repo, rel: &str, text: &str) {
+    let path = repo.path(rel);
+    std::fs::create_dir_all(path.parent().expect("a file has a directory"))
+        .expect("making the directory");
+    std::fs::write(path, text).expect("writing the file");
+}
+
+#[track_caller]
+fn refused_everywhere(team: &Team, dir: &Path, what: &str, needles: &[&str]) {
+    let repo: &Repo = &team.repo;
+    let before = server_main(team, dir);
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["commit", "-q", "--no-verify", "-m", what]).ok();
+    let mut push_needles = vec!["remote:", "refs/heads/main", "pre-receive hook declined"];
+    push_needles.extend_from_slice(needles);
+    repo.git(&["push", "--no-verify", "origin", "main"])
+        .failed()
+        .says(&push_needles);
+    assert_eq!(
+        server_main(team, dir),
+        before,
+        "{what}: the server's main moved"
+    );
+    let range = format!("{before}..HEAD");
+    repo.ops_keyless(&["verify", "--range", &range])
+        .code(1)
+        .says(needles);
+    repo.git(&["reset", "-q", "--hard", &before]).ok();
+    repo.git(&["clean", "-q", "-fdx"]).ok();
+}
+
+#[test]
+fn no_spelling_of_a_governed_path_gets_past_the_server() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let dir = server(&team);
+
+    put(repo, "Deploy/web.yaml", "replicas: 9\n");
+    refused_everywhere(
+        &team,
+        &dir,
+        "Another case",
+        &["error[uncovered]", "Deploy/web.yaml", "deploy/**"],
+    );
+
+    put(repo, "DEPLOY/new.yaml", "replicas: 9\n");
+    refused_everywhere(
+        &team,
+        &dir,
+        "Upper case",
+        &["error[uncovered]", "DEPLOY/new.yaml", "deploy/**"],
+    );
+
+    repo.write("ops/production_lock.md", "unlocked\n");
+    refused_everywhere(
+        &team,
+        &dir,
+        "A lower-case lock",
+        &[
+            "error[uncovered]",
+            "ops/production_lock.md",
+            "ops/PRODUCTION_LOCK.md",
+        ],
+    );
+
+    put(repo, "de\u{200D}ploy/web.yaml", "replicas: 9\n");
+    refused_everywhere(
+        &team,
+        &dir,
+        "A zero-width joiner",
+        &["error[uncovered]", "de\u{200D}ploy/web.yaml", "deploy/**"],
+    );
+
+    // Covered by an operation that names it literally, but next to its twin.
+    repo.declare_with(&team.alice, "LOW_RISK_CONFIG", &["Deploy/web.yaml"], &[]);
+    put(repo, "Deploy/web.yaml", "replicas: 9\n");
+    refused_everywhere(
+        &team,
+        &dir,
+        "A twin",
+        &[
+            "error[path-collision]",
+            "Deploy/web.yaml",
+            "deploy/web.yaml",
+        ],
+    );
+
+    // A symlink above a governed rule's literal part.
+    std::os::unix::fs::symlink("/tmp", repo.path("docs")).expect("making a symlink");
+    refused_everywhere(
+        &team,
+        &dir,
+        "Link docs elsewhere",
+        &["error[symlink]", "docs", "docs/governance/**"],
+    );
+
+    // The attributes that pick merge drivers and drop files from archives are governed.
+    let attrs = repo.read(".gitattributes");
+    repo.write(
+        ".gitattributes",
+        &format!("{attrs}deploy/** export-ignore\n"),
+    );
+    refused_everywhere(
+        &team,
+        &dir,
+        "Drop deploy from archives",
+        &["error[uncovered]", ".gitattributes"],
+    );
+
+    // Legitimate work still lands.
+    repo.declare_with(&team.alice, "LOW_RISK_CONFIG", &["deploy/new.yaml"], &[]);
+    repo.write("deploy/new.yaml", "replicas: 2\n");
+    repo.commit_all("A new config");
+    repo.git(&["push", "-q", "--no-verify", "origin", "main"])
+        .ok();
+    assert_eq!(server_main(&team, &dir), repo.rev("HEAD"));
+}
