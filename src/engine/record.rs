@@ -14,6 +14,7 @@ use super::workspace::{Signer, Workspace};
 use crate::evidence::{self, Limits, Request};
 use crate::model::record::{Evidence, Operation, Outcome, OutcomeKind};
 use crate::model::{IdKind, Kind, Record, RecordId, RiskClass};
+use crate::verify::decision::may_close_as;
 
 /// Which evidence to collect.
 #[derive(Debug, Clone, Default)]
@@ -218,8 +219,27 @@ impl Workspace {
         Ok(None)
     }
 
+    /// Refuses unless `me` may close operation `id` or roll it back: its requester, one of its
+    /// approvers, or a human signer ([`crate::verify::decision::may_close_as`]; verify refuses
+    /// the same outcome records).
+    pub fn may_close(&self, me: &Signer, id: &RecordId, what: &str) -> Result<()> {
+        let Some(op) = self.ledger().find(id).map(|l| l.value) else {
+            return Ok(());
+        };
+        if may_close_as(self.policy(), op, &me.name) {
+            return Ok(());
+        }
+        Err(Error::Rejected(format!(
+            "{} may not {what} {id}: only its requester, its approvers or a human signer may",
+            me.name
+        )))
+    }
+
     /// `record`: an operation with its outcome and evidence, signed by `me` as requester.
     pub fn record(&self, me: &Signer, r: RecordRequest, ev: Evidence) -> Result<Recorded> {
+        if let Some(of) = &r.rollback_of {
+            self.may_close(me, of, "roll back")?;
+        }
         let rollback_strategy = r
             .rollback_strategy
             .clone()
@@ -246,6 +266,7 @@ impl Workspace {
         ev: Evidence,
     ) -> Result<Closed> {
         self.operation(id)?;
+        self.may_close(me, id, "close")?;
         let earlier = self.closing_outcome(id);
         if let Some(of) = &rollback_of {
             self.must_be_operation(of, "--rollback-of")?;

@@ -650,6 +650,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::{MONTH_FILE, OpSpec, Team, id, ledger, outcome, ts};
     use super::*;
+    use crate::model::Role;
     use crate::store::snapshot::MemorySide;
 
     const NOW: &str = "2026-01-27T10:00:00Z";
@@ -977,6 +978,87 @@ mod tests {
         ];
         for (name, new, want) in rows {
             check_row(name, &judge_sides(&base, &new, &[]), want);
+        }
+    }
+
+    #[test]
+    fn authority_over_halts_and_closing() {
+        let team = Team::new();
+        let deploy = OpSpec::new("OPS-2026-01-27-001", "SERVICE_RESTART", "\"deploy/\"");
+        let by_alice = team.approved(&deploy, "alice", &["bob"]);
+        let by_bot = team.approved(&deploy, "bot", &["alice"]);
+        let mut halt = yaml::parse_record(
+            "record: halt\nhalt_id: HALT-2026-01-27-001\ncreated_at: 2026-01-27T09:10:00Z\n",
+            1,
+        )
+        .expect("the test halt parses");
+        team.sign(
+            &mut halt,
+            "alice",
+            Role::Requester,
+            "2026-01-27T09:10:00Z",
+            None,
+        );
+        let mut bot_out = outcome(&team, "OPS-2026-01-27-001");
+        bot_out.signoffs_mut().clear();
+        team.sign(
+            &mut bot_out,
+            "bot",
+            Role::Requester,
+            "2026-01-27T09:30:00Z",
+            None,
+        );
+        let base = MemorySide::new()
+            .with(POLICY_PATH, team.policy_text(1))
+            .with("deploy/web.yaml", "replicas: 1\n");
+        let side = |records: &[&Record]| base.clone().with(MONTH_FILE, ledger(records));
+        let edit = |s: MemorySide| s.with("deploy/web.yaml", "replicas: 2\n");
+        let link = &["OPS-2026-01-27-001"][..];
+        let rows: Vec<(&str, MemorySide, MemorySide, &[&str], Want)> = vec![
+            (
+                "automation's operation, approved by a human, during a halt",
+                side(&[&by_bot, &halt]),
+                edit(side(&[&by_bot, &halt])),
+                link,
+                Want::Uncovered(
+                    "deploy/web.yaml",
+                    "OPS-2026-01-27-001: automation is halted (HALT-2026-01-27-001)",
+                ),
+            ),
+            (
+                "automation's operation, approved by a human, no halt",
+                side(&[&by_bot]),
+                edit(side(&[&by_bot])),
+                link,
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+            (
+                "a human's operation during a halt",
+                side(&[&by_alice, &halt]),
+                edit(side(&[&by_alice, &halt])),
+                link,
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+            (
+                "automation closing a human's operation is refused",
+                side(&[&by_alice]),
+                side(&[&by_alice, &bot_out]),
+                &[],
+                Want::Error(
+                    "not-allowed",
+                    "OUT-2026-01-27-001: bot may not close OPS-2026-01-27-001",
+                ),
+            ),
+            (
+                "and its outcome closes nothing",
+                side(&[&by_alice, &bot_out]),
+                edit(side(&[&by_alice, &bot_out])),
+                link,
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+        ];
+        for (name, old, new, links, want) in rows {
+            check_row(name, &judge_sides(&old, &new, links), want);
         }
     }
 

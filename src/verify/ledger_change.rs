@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::coverage::{ChangeContext, MAX_CLOCK_SKEW_SECS, check_on_side};
+use super::decision::{closer_of, may_close};
 use super::records::{State, check_record};
 use super::{Finding, Report};
 use crate::model::policy::Policy;
 use crate::model::record::Record;
 use crate::model::{Kind, RecordId, yaml};
 use crate::store::diff::Change;
-use crate::store::ledger::{LedgerFile, month_of};
+use crate::store::ledger::{LedgerFile, month_of, month_path};
 use crate::store::snapshot::Side;
 use crate::store::{self};
 
@@ -32,6 +33,23 @@ pub(crate) fn load_file(
         .map(|text| LedgerFile::parse(path, text).map_err(|e| e.to_string()));
     cache.insert(path.to_string(), v.clone());
     Ok(v)
+}
+
+/// The record `id` in its month file on `side`, if it is there and the file parses.
+pub(crate) fn find_record(
+    side: &dyn Side,
+    cache: &mut Files,
+    id: &RecordId,
+) -> Result<Option<Record>, store::Error> {
+    let path = month_path(&id.month());
+    Ok(match load_file(side, cache, &path)? {
+        Some(Ok(f)) => f
+            .records
+            .iter()
+            .find(|(_, r)| r.id() == id)
+            .map(|(_, r)| r.clone()),
+        _ => None,
+    })
 }
 
 /// What must hold between any earlier and later state of a ledger file: every earlier record is
@@ -260,6 +278,24 @@ pub(crate) fn check_ledger_change(
         }
         if r.kind() == Kind::Operation && check.state() == State::Approved {
             linked.insert(*r.id());
+        }
+        if let Record::Outcome(o) = r
+            && let Some(op) = find_record(ctx.new, new_files, &o.operation_id)?
+            && !may_close(policy, &op, r)
+        {
+            let who = closer_of(r).map(|n| n.to_string()).unwrap_or_default();
+            report.push(
+                Finding::error(
+                    "not-allowed",
+                    format!(
+                        "{}: {who} may not close {}: only its requester, its approvers or a human signer may close an operation (it closes nothing)",
+                        r.id(),
+                        o.operation_id
+                    ),
+                )
+                .at(path, Some(span.first_line))
+                .record(*r.id()),
+            );
         }
         // A new record's claimed times are judged against the verifier's clock, and no signoff
         // may claim to predate the record it signs.

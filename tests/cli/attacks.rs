@@ -158,3 +158,107 @@ fn no_spelling_of_a_governed_path_gets_past_the_server() {
         .ok();
     assert_eq!(server_main(&team, &dir), repo.rev("HEAD"));
 }
+
+/// A team with an automation signer `deploy-bot` (key `bot`) in the first policy.
+fn team_with_bot() -> (Team, crate::harness::Key) {
+    let sb = crate::harness::Sandbox::new();
+    let alice = sb.generate_key("alice");
+    let bob = sb.generate_key("bob");
+    let bot = sb.generate_key("bot");
+    let repo = sb.git_init("repo");
+    repo.ops(&alice, &["init", "--name", "alice"]).ok();
+    for (name, key, roles) in [
+        ("bob", &bob, "human,approver"),
+        ("deploy-bot", &bot, "automation"),
+    ] {
+        let public = key.pub_path().display().to_string();
+        repo.ops(&alice, &["keys", "add", name, &public, "--role", roles])
+            .ok();
+    }
+    put(&repo, "deploy/web.yaml", "replicas: 2\n");
+    repo.commit_all("Adopt git-ops");
+    (Team { repo, alice, bob }, bot)
+}
+
+/// Commits everything with the hooks skipped.
+fn commit_unchecked(repo: &Repo, message: &str) {
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["commit", "-q", "--no-verify", "-m", message])
+        .ok();
+}
+
+#[test]
+fn a_halt_freezes_automation_and_only_a_part_in_an_operation_closes_it() {
+    use git_ops::model::record::{Outcome, OutcomeKind};
+    use git_ops::model::{Kind, Record, Role, SignerName, Timestamp, yaml};
+
+    let (team, bot) = team_with_bot();
+    let repo = &team.repo;
+    let dir = server(&team);
+
+    // The bot's operation, approved by a human, then a halt.
+    let by_bot = repo.declare(&bot, "Restart web", "SERVICE_RESTART");
+    repo.ops(&team.alice, &["sign", &by_bot]).ok();
+    let by_alice = repo.declare(&team.alice, "Tune web", "SERVICE_RESTART");
+    repo.ops(&team.bob, &["sign", &by_alice]).ok();
+    commit_unchecked(repo, "Declare");
+    repo.ops(&team.alice, &["halt", "--reason", "incident"])
+        .ok();
+    commit_unchecked(repo, "Halt");
+    repo.git(&["push", "-q", "--no-verify", "origin", "main"])
+        .ok();
+
+    repo.write("deploy/web.yaml", "replicas: 9\n");
+    refused_everywhere(
+        &team,
+        &dir,
+        &format!("Scale web\n\nOps-Id: {by_bot}"),
+        &[
+            "error[uncovered]",
+            "deploy/web.yaml",
+            "deploy/**",
+            "automation is halted (HALT-",
+        ],
+    );
+    // A human's operation still lands during the halt.
+    repo.write("deploy/web.yaml", "replicas: 3\n");
+    commit_unchecked(repo, &format!("Tune web\n\nOps-Id: {by_alice}"));
+    repo.git(&["push", "-q", "--no-verify", "origin", "main"])
+        .ok();
+
+    // Automation with no part in alice's operation cannot close it: refused by the command...
+    repo.ops(&bot, &["close", &by_alice, "--outcome", "SUCCESS"])
+        .code(1)
+        .says(&["deploy-bot may not close", &by_alice]);
+    // ...and an outcome made without it is refused by the server and by verify.
+    let t = Timestamp::from_datetime(chrono::Utc::now());
+    let mut outcome = Record::Outcome(Outcome {
+        record: Kind::Outcome,
+        outcome_id: format!("OUT-{}", &by_alice[4..])
+            .parse()
+            .expect("an outcome id"),
+        operation_id: by_alice.parse().expect("an operation id"),
+        outcome: OutcomeKind::Success,
+        created_at: Some(t),
+        execution_timestamp: Some(t),
+        rollback_of: None,
+        evidence: None,
+        notes: None,
+        signoffs: Vec::new(),
+    });
+    let key = git_ops::store::keys::load_keypair(&bot.path, || Err(String::new()))
+        .expect("the bot's key");
+    let name = SignerName::new("deploy-bot").expect("a name");
+    let signoff =
+        git_ops::crypto::signoff(&outcome, &key, &name, Role::Requester, t, None).expect("signing");
+    outcome.signoffs_mut().push(signoff);
+    let file = crate::harness::ledger_file_of(&by_alice);
+    let text = repo.read(&file);
+    repo.write(&file, &format!("{text}{}", yaml::render_record(&outcome)));
+    refused_everywhere(
+        &team,
+        &dir,
+        "Close alice's operation",
+        &["error[not-allowed]", &file, "deploy-bot may not close"],
+    );
+}
