@@ -574,14 +574,15 @@ impl Workspace {
     pub fn resume(&self, me: &Signer, reason: Option<String>) -> Result<Appended> {
         self.audited("resume", &[], Some(me), || {
             require_human_approver(me, "resume")?;
-            if self.grants().halted_now().is_none() {
+            let Some((halt, _)) = self.grants().halted_now() else {
                 return Err(Error::usage("automation is not halted: nothing to resume"));
-            }
+            };
             let now = self.now();
             let (record, file) = self.append_signed(me, IdKind::Resume, |id| {
                 Record::Resume(Resume {
                     record: Kind::Resume,
                     resume_id: id,
+                    resumes: Some(halt),
                     created_at: Some(now),
                     reason,
                     signoffs: Vec::new(),

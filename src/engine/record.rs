@@ -15,6 +15,7 @@ use crate::evidence::{self, Limits, Request};
 use crate::model::record::{Evidence, Operation, Outcome, OutcomeKind};
 use crate::model::{IdKind, Kind, Record, RecordId, RiskClass};
 use crate::verify::decision::may_close_as;
+use crate::verify::ledger_change::id_date_agrees;
 
 /// Which evidence to collect.
 #[derive(Debug, Clone, Default)]
@@ -336,6 +337,13 @@ impl Workspace {
         let now = self.now();
         let hours = i64::from(self.policy().operations.default_window_hours);
         let expires_at = super::ops::window_end(now, hours)?;
+        // An id carries the UTC date its record was made (verify refuses `id-date` otherwise).
+        // An id given as an idempotency key may name another day: such a record states no
+        // created_at rather than one its id contradicts; its window is its expires_at.
+        let created_at = match d.operation_id {
+            Some(id) if !id_date_agrees(&id, now) => None,
+            _ => Some(now),
+        };
         Ok(Operation {
             record: Kind::Operation,
             operation_id: "OPS-2000-01-01-001".parse().expect("a valid placeholder"),
@@ -349,7 +357,7 @@ impl Workspace {
             changes_summary: d.changes_summary,
             environment: d.environment,
             requested_by: Some(me.name.clone()),
-            created_at: Some(now),
+            created_at,
             expires_at: Some(expires_at),
             git_commit: ev.git.as_ref().map(|g| g.commit.clone()),
             git_branch: ev.git.as_ref().and_then(|g| g.branch.clone()),

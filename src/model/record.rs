@@ -358,6 +358,10 @@ pub struct Halt {
 pub struct Resume {
     pub record: Kind,
     pub resume_id: RecordId,
+    /// The halt this resume lifts. Without it (ledgers written before it existed), a resume lifts
+    /// the halts before it in ledger order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<RecordId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -520,6 +524,15 @@ impl Record {
                     return Err(Error::Schema(format!("{id}: scope.risk_classes is empty")));
                 }
             }
+            Record::Resume(r) => {
+                if let Some(h) = &r.resumes
+                    && h.kind() != IdKind::Halt
+                {
+                    return Err(Error::Schema(format!(
+                        "{id}: `resumes` must name a halt (HALT-...), not {h}"
+                    )));
+                }
+            }
             Record::Revocation(r) => {
                 if r.revokes.parse::<RecordId>().is_err() && SignerName::new(&r.revokes).is_err() {
                     return Err(Error::Schema(format!(
@@ -528,7 +541,7 @@ impl Record {
                     )));
                 }
             }
-            Record::Halt(_) | Record::Resume(_) => {}
+            Record::Halt(_) => {}
         }
         for s in self.signoffs() {
             if let Some(g) = &s.grant

@@ -859,19 +859,23 @@ mod tests {
                     }),
                 (
                     id(IdKind::Resume),
+                    prop::option::of(id(IdKind::Halt)),
                     prop::option::of(timestamp()),
                     prop::option::of(text()),
                     signoffs()
                 )
-                    .prop_map(|(resume_id, created_at, reason, signoffs)| {
-                        Record::Resume(Resume {
-                            record: Kind::Resume,
-                            resume_id,
-                            created_at,
-                            reason,
-                            signoffs,
-                        })
-                    }),
+                    .prop_map(
+                        |(resume_id, resumes, created_at, reason, signoffs)| {
+                            Record::Resume(Resume {
+                                record: Kind::Resume,
+                                resume_id,
+                                resumes,
+                                created_at,
+                                reason,
+                                signoffs,
+                            })
+                        }
+                    ),
             ]
             .boxed()
         }

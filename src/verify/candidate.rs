@@ -4,8 +4,6 @@
 
 use std::fmt;
 
-use chrono::Datelike;
-
 use super::coverage::{
     ChangeContext, MAX_CLOCK_SKEW_SECS, allowed_glob, check_on_side, grant_index_on_side,
 };
@@ -13,11 +11,11 @@ use super::decision::may_close;
 use super::ledger_change::{Files, load_file};
 use super::records::{RecordCheck, State};
 use crate::model::glob::Glob;
-use crate::model::policy::Policy;
+use crate::model::policy::{LEDGER_DIR, Policy};
 use crate::model::record::Record;
 use crate::model::{IdKind, RecordId, RiskClass, Timestamp};
 use crate::store;
-use crate::store::ledger::month_path;
+use crate::store::ledger::{month_of, month_path};
 
 /// An approved, live operation that could cover paths.
 #[derive(Debug, Clone)]
@@ -266,8 +264,9 @@ pub(crate) fn find(
     Ok(live)
 }
 
-/// An outcome record that closes `op`, in the month files from `op`'s month to now's. Only an
-/// outcome signed by someone who may close it ([`may_close`]) closes anything.
+/// An outcome record that closes `op`, in any month file of the ledger (an operation's id may
+/// claim any date, so closing must not look only from the id's month onward). Only an outcome
+/// signed by someone who may close it ([`may_close`]) closes anything.
 fn closing_outcome(
     ctx: &ChangeContext<'_>,
     policy: &Policy,
@@ -275,11 +274,13 @@ fn closing_outcome(
     files: &mut Files,
 ) -> Result<Option<RecordId>, store::Error> {
     let id = op.id();
-    let (mut y, mut m) = (id.date().year(), id.date().month());
-    let end = ctx.now.date();
-    let mut guard = 0;
-    while (y, m) <= (end.year(), end.month()) && guard < 120 {
-        let path = month_path(&format!("{y:04}-{m:02}"));
+    let mut names = ctx.new.list_dir(LEDGER_DIR)?;
+    names.sort();
+    for name in names {
+        let path = format!("{LEDGER_DIR}/{name}");
+        if month_of(&path).is_none() {
+            continue;
+        }
         if let Some(Ok(f)) = load_file(ctx.new, files, &path)? {
             for (_, r) in &f.records {
                 if let Record::Outcome(o) = r
@@ -290,12 +291,6 @@ fn closing_outcome(
                 }
             }
         }
-        m += 1;
-        if m == 13 {
-            m = 1;
-            y += 1;
-        }
-        guard += 1;
     }
     Ok(None)
 }

@@ -1063,6 +1063,43 @@ mod tests {
     }
 
     #[test]
+    fn an_operation_dated_far_ahead_is_closed_by_an_outcome_in_any_month() {
+        let team = Team::new();
+        let far = team.approved(
+            &OpSpec::new("OPS-2099-01-27-001", "SERVICE_RESTART", "\"deploy/\""),
+            "alice",
+            &["bob"],
+        );
+        let closed = outcome(&team, "OPS-2099-01-27-001");
+        let side = MemorySide::new()
+            .with(POLICY_PATH, team.policy_text(1))
+            .with("deploy/web.yaml", "replicas: 1\n")
+            .with("ops/ledger/2099-01.yaml", ledger(&[&far]))
+            .with(MONTH_FILE, ledger(&[&closed]));
+        let j = judge_sides(
+            &side,
+            &side.clone().with("deploy/web.yaml", "replicas: 2\n"),
+            &["OPS-2099-01-27-001"],
+        );
+        check_row(
+            "closed from an earlier month",
+            &j,
+            Want::Uncovered(
+                "deploy/web.yaml",
+                "OPS-2099-01-27-001: closed by outcome OUT-2026-01-27-001",
+            ),
+        );
+        // And a new record with such an id is refused outright.
+        let base = side.clone().without("ops/ledger/2099-01.yaml");
+        let j = judge_sides(&base, &side, &[]);
+        check_row(
+            "a new record dated 2099",
+            &j,
+            Want::Error("id-date", "OPS-2099-01-27-001: its id is dated 2099-01-27"),
+        );
+    }
+
+    #[test]
     fn symlinks_and_submodules_are_refused_above_governed_paths() {
         let team = Team::new();
         let text = team.policy_text(1).replace(

@@ -262,3 +262,102 @@ fn a_halt_freezes_automation_and_only_a_part_in_an_operation_closes_it() {
         &["error[not-allowed]", &file, "deploy-bot may not close"],
     );
 }
+
+/// `record` signed by the owner of `key` (named `name`) in `role` at `at`.
+fn signed(
+    mut record: git_ops::model::Record,
+    key: &crate::harness::Key,
+    name: &str,
+    role: git_ops::model::Role,
+    at: git_ops::model::Timestamp,
+) -> git_ops::model::Record {
+    let pair = git_ops::store::keys::load_keypair(&key.path, || Err(String::new())).expect("a key");
+    let by = git_ops::model::SignerName::new(name).expect("a name");
+    let s = git_ops::crypto::signoff(&record, &pair, &by, role, at, None).expect("signing");
+    record.signoffs_mut().push(s);
+    record
+}
+
+/// Appends `record` to the ledger file `file`.
+fn append(repo: &Repo, file: &str, record: &git_ops::model::Record) {
+    let text = std::fs::read_to_string(repo.path(file)).unwrap_or_default();
+    put(
+        repo,
+        file,
+        &format!("{text}{}", git_ops::model::yaml::render_record(record)),
+    );
+}
+
+#[test]
+fn claimed_times_neither_reorder_halts_nor_hide_an_operation_from_closing() {
+    use git_ops::model::{Role, Timestamp, yaml};
+
+    let (team, bot) = team_with_bot();
+    let repo = &team.repo;
+    let dir = server(&team);
+    let now = Timestamp::from_datetime(chrono::Utc::now());
+
+    let by_bot = repo.declare(&bot, "Restart web", "SERVICE_RESTART");
+    repo.ops(&team.alice, &["sign", &by_bot]).ok();
+    let first = repo.ops(&team.alice, &["halt", "--reason", "one"]).ok();
+    let first = first.stdout();
+    let first = first.trim();
+    assert!(first.starts_with("HALT-"), "{first}");
+    // An old-style resume (naming no halt), dated four minutes ahead: inside the clock skew.
+    let ahead = Timestamp::from_unix(now.unix() + 240).expect("a time");
+    let resume_id = format!("RESUME-{}-001", &first[5..15]);
+    let resume = yaml::parse_record(
+        &format!("record: resume\nresume_id: {resume_id}\ncreated_at: {ahead}\n"),
+        1,
+    )
+    .expect("the resume parses");
+    let resume = signed(resume, &team.alice, "alice", Role::Requester, ahead);
+    append(repo, &crate::harness::ledger_file_of(first), &resume);
+    let second = repo.ops(&team.bob, &["halt", "--reason", "two"]).ok();
+    let second = second.stdout();
+    let second = second.trim();
+    assert!(second.starts_with("HALT-") && second != first, "{second}");
+    commit_unchecked(repo, "Halt, resume, halt");
+    repo.git(&["push", "-q", "--no-verify", "origin", "main"])
+        .ok();
+    repo.ops_keyless(&["status"])
+        .ok()
+        .says(&["posture: HALTED"]);
+
+    repo.write("deploy/web.yaml", "replicas: 9\n");
+    refused_everywhere(
+        &team,
+        &dir,
+        &format!("Scale web\n\nOps-Id: {by_bot}"),
+        &[
+            "error[uncovered]",
+            "deploy/web.yaml",
+            "deploy/**",
+            &format!("automation is halted ({second})"),
+        ],
+    );
+
+    // An operation whose id claims 2099: never filed where closing would not look.
+    let op = yaml::parse_record(
+        &format!(
+            "operation_id: OPS-2099-01-27-001\noperation_name: Far\nobjective: o\nrisk_class: SERVICE_RESTART\n\
+             blast_radius: b\nrollback_strategy: r\nallowed_paths: [\"deploy/\"]\nallowed_services: [web]\n\
+             created_at: {now}\n"
+        ),
+        1,
+    )
+    .expect("the operation parses");
+    let op = signed(op, &team.alice, "alice", Role::Requester, now);
+    let op = signed(op, &team.bob, "bob", Role::Approver, now);
+    append(repo, "ops/ledger/2099-01.yaml", &op);
+    refused_everywhere(
+        &team,
+        &dir,
+        "A far-off operation",
+        &[
+            "error[id-date]",
+            "ops/ledger/2099-01.yaml",
+            "OPS-2099-01-27-001: its id is dated 2099-01-27",
+        ],
+    );
+}

@@ -730,7 +730,7 @@ fn record_schema_matches_the_types() {
     check_def::<record::Resume>(
         &s,
         "/$defs/resume",
-        &json!({"record": "resume", "resume_id": "RESUME-2026-01-27-001", "created_at": T,
+        &json!({"record": "resume", "resume_id": "RESUME-2026-01-27-001", "resumes": "HALT-2026-01-27-001", "created_at": T,
                 "reason": "r", "signoffs": [full_signoff()]}),
     );
     check_def::<record::Signoff>(&s, "/$defs/signoff", &full_signoff());
