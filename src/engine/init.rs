@@ -14,11 +14,24 @@ pub const GITATTRIBUTES_LINE: &str = "ops/ledger/*.yaml merge=git-ops";
 /// The policy `git ops init` writes: `name` (whose key is `key_line`) as the only signer, a
 /// human approver, and the rules of the Ops Governor seed.
 pub fn starter_policy(name: &SignerName, key_line: &str) -> String {
+    starter_policy_with_id(name, key_line, None)
+}
+
+/// [`starter_policy`] with `repository_id` set (what `git ops init` writes: a random id, see
+/// [`crate::crypto::random_repository_id`]).
+pub fn starter_policy_with_id(
+    name: &SignerName,
+    key_line: &str,
+    repository_id: Option<&str>,
+) -> String {
+    let id_line = repository_id
+        .map(|id| format!("repository_id: {id}      # every signoff names it: records do not replay elsewhere\n"))
+        .unwrap_or_default();
     format!(
         r#"# git-ops policy: who may sign what, which paths are governed, thresholds and limits.
 # A change to this file must be covered by an operation approved under the previous version.
 version: 1
-signers:
+{id_line}signers:
   {name}: {{ key: "{key_line}", roles: [human, approver] }}
 risk_classes:                 # approvals required: distinct approvers, not the requester
   READ_ONLY:        {{ approvals: 0 }}
@@ -75,7 +88,9 @@ pub fn write_starter_policy(
     name: &SignerName,
     key: &PublicKeyLine,
 ) -> store::Result<()> {
-    let text = starter_policy(name, &key.without_comment());
+    let id = crate::crypto::random_repository_id()
+        .map_err(|e| store::Error::Usage(format!("cannot draw a repository id: {e}")))?;
+    let text = starter_policy_with_id(name, &key.without_comment(), Some(&id));
     // The name and key are checked types, so the policy always parses; fail rather than write
     // a policy nothing could read should that ever change.
     yaml::parse_policy(&text).map_err(|e| store::Error::Usage(format!("{POLICY_PATH}: {e}")))?;

@@ -46,7 +46,8 @@ impl<'w> Txn<'w> {
         };
         let mut record = build(id);
         record.validate()?;
-        let s = crypto::signoff(
+        let s = crypto::signoff_in(
+            self.ws.policy().repository_id.as_deref(),
             &record,
             &me.key,
             &me.name,
@@ -298,7 +299,8 @@ impl Workspace {
                     )));
                 }
             }
-            let s = crypto::signoff(record, &me.key, &me.name, role, self.now(), grant)?;
+            let repo = self.policy().repository_id.as_deref();
+            let s = crypto::signoff_in(repo, record, &me.key, &me.name, role, self.now(), grant)?;
             let updated = tx.writer.update(id, |r| {
                 r.signoffs_mut().push(s);
                 Ok(())

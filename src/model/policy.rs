@@ -188,6 +188,11 @@ pub struct Policy {
     pub format: u32,
     /// Revision of this policy: increases with every change.
     pub version: u64,
+    /// A random id of this repository (hex), written by `git ops init`. Every signoff statement
+    /// names it, so a record signed for one repository (staging) does not verify in another
+    /// (prod). Without it, statements name no repository (policies written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_id: Option<String>,
     pub signers: BTreeMap<SignerName, SignerEntry>,
     pub risk_classes: BTreeMap<RiskClass, RiskRule>,
     #[serde(default)]
@@ -237,6 +242,16 @@ impl Policy {
                     "signers {other} and {name} have the same key; each signer needs its own key"
                 )));
             }
+        }
+        if let Some(id) = &self.repository_id
+            && (!(16..=64).contains(&id.len())
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        {
+            return Err(Error::Schema(format!(
+                "repository_id {id:?}: expected 16 to 64 lower-case hex digits"
+            )));
         }
         if self.rules.iter().any(|r| r.paths.is_empty()) {
             return Err(Error::Schema("a rule has an empty `paths` list".into()));

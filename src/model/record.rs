@@ -161,6 +161,9 @@ pub struct Statement<'a> {
     pub role: Role,
     pub at: Timestamp,
     pub grant: Option<&'a RecordId>,
+    /// The policy's `repository_id`, when it has one: binds the signature to one repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repo: Option<&'a str>,
 }
 
 pub const STATEMENT_TYPE: &str = "git-ops/signoff/v1";
@@ -449,9 +452,21 @@ impl Record {
         canonical::sha256_hex(&self.payload_json())
     }
 
-    /// The statement a signoff on this record signs.
+    /// The statement a signoff on this record signs, in a repository without an id.
     pub fn statement<'a>(&'a self, digest: &'a str, s: &'a Signoff) -> Statement<'a> {
+        self.statement_in(None, digest, s)
+    }
+
+    /// The statement a signoff on this record signs in the repository whose policy has
+    /// `repository_id` `repo` (None: a policy without one).
+    pub fn statement_in<'a>(
+        &'a self,
+        repo: Option<&'a str>,
+        digest: &'a str,
+        s: &'a Signoff,
+    ) -> Statement<'a> {
         Statement {
+            repo,
             ty: STATEMENT_TYPE,
             record: self.id(),
             payload_sha256: digest,

@@ -953,6 +953,7 @@ mod tests {
                     |(version, signers, rr, rules, immutable, g, o, forbidden)| Policy {
                         format: 1,
                         version: u64::from(version),
+                        repository_id: None,
                         signers,
                         risk_classes: RiskClass::ALL.into_iter().zip(rr).collect(),
                         rules,

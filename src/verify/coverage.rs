@@ -1100,6 +1100,115 @@ mod tests {
     }
 
     #[test]
+    fn a_signoff_verifies_only_in_the_repository_it_names() {
+        use crate::crypto::signoff_in;
+        use crate::verify::grants::GrantIndex;
+        use crate::verify::ledger::check_with_history;
+        use crate::verify::records::State;
+
+        let team = Team::new();
+        let spec = OpSpec::new("OPS-2026-01-27-001", "SERVICE_RESTART", "\"deploy/\"");
+        let prod = "0123456789abcdef0123456789abcdef";
+        let staging = "fedcba9876543210fedcba9876543210";
+        let with_id = |version: u64, id: Option<&str>| {
+            let mut text = team.policy_text(version);
+            if let Some(id) = id {
+                text = text.replacen("signers:", &format!("repository_id: {id}\nsigners:"), 1);
+            }
+            yaml::parse_policy(&text).expect("the policy parses")
+        };
+        let signed_in = |repo: Option<&str>| {
+            let mut r = spec.record();
+            for (name, key, role) in [
+                ("alice", &team.alice, Role::Requester),
+                ("bob", &team.bob, Role::Approver),
+            ] {
+                let by = name.parse().expect("a name");
+                let s =
+                    signoff_in(repo, &r, key, &by, role, ts(spec.created), None).expect("signing");
+                r.signoffs_mut().push(s);
+            }
+            r
+        };
+        // (case, signed for, the policy's id, earlier policy's id, verifies, under version)
+        type Row<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<Option<&'a str>>,
+            bool,
+            Option<u64>,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "signed for prod, verified in prod",
+                Some(prod),
+                Some(prod),
+                None,
+                true,
+                None,
+            ),
+            (
+                "replayed from staging into prod",
+                Some(staging),
+                Some(prod),
+                None,
+                false,
+                None,
+            ),
+            ("no id anywhere: as before", None, None, None, true, None),
+            (
+                "signed with an id, the policy has none",
+                Some(prod),
+                None,
+                None,
+                false,
+                None,
+            ),
+            (
+                "signed before the id was set: verifies under the earlier policy",
+                None,
+                Some(prod),
+                Some(None),
+                true,
+                Some(1),
+            ),
+            (
+                "from staging, with an earlier prod policy without an id",
+                Some(staging),
+                Some(prod),
+                Some(None),
+                false,
+                None,
+            ),
+        ];
+        for (name, signed_for, id, earlier, verifies, under) in rows {
+            let policy = with_id(2, id);
+            let earlier: Vec<Policy> = earlier.map(|e| with_id(1, e)).into_iter().collect();
+            let r = signed_in(signed_for);
+            let (check, version) =
+                check_with_history(&policy, &earlier, &r, &GrantIndex::default());
+            assert_eq!(
+                check.state() == State::Approved,
+                verifies,
+                "{name}: {:?}",
+                check.problems
+            );
+            if !verifies {
+                assert!(
+                    check
+                        .problems
+                        .iter()
+                        .any(|(code, _)| *code == "bad-signature"),
+                    "{name}: {:?}",
+                    check.problems
+                );
+            }
+            assert_eq!(version, under, "{name}");
+        }
+    }
+
+    #[test]
     fn symlinks_and_submodules_are_refused_above_governed_paths() {
         let team = Team::new();
         let text = team.policy_text(1).replace(

@@ -158,7 +158,9 @@ pub fn check_signoff(
             ),
         ));
     }
-    let statement = record.statement(digest, s).to_bytes();
+    let statement = record
+        .statement_in(policy.repository_id.as_deref(), digest, s)
+        .to_bytes();
     crypto::verify(&entry.key, NAMESPACE_LEDGER, &statement, s.sig.as_str()).map_err(|e| {
         (
             "bad-signature",

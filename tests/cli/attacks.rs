@@ -246,11 +246,20 @@ fn a_halt_freezes_automation_and_only_a_part_in_an_operation_closes_it() {
         notes: None,
         signoffs: Vec::new(),
     });
+    let repo_id = repo.repository_id();
     let key = git_ops::store::keys::load_keypair(&bot.path, || Err(String::new()))
         .expect("the bot's key");
     let name = SignerName::new("deploy-bot").expect("a name");
-    let signoff =
-        git_ops::crypto::signoff(&outcome, &key, &name, Role::Requester, t, None).expect("signing");
+    let signoff = git_ops::crypto::signoff_in(
+        repo_id.as_deref(),
+        &outcome,
+        &key,
+        &name,
+        Role::Requester,
+        t,
+        None,
+    )
+    .expect("signing");
     outcome.signoffs_mut().push(signoff);
     let file = crate::harness::ledger_file_of(&by_alice);
     let text = repo.read(&file);
@@ -263,8 +272,9 @@ fn a_halt_freezes_automation_and_only_a_part_in_an_operation_closes_it() {
     );
 }
 
-/// `record` signed by the owner of `key` (named `name`) in `role` at `at`.
+/// `record` signed by the owner of `key` (named `name`) in `role` at `at`, in `repo`.
 fn signed(
+    repo: &Repo,
     mut record: git_ops::model::Record,
     key: &crate::harness::Key,
     name: &str,
@@ -273,7 +283,9 @@ fn signed(
 ) -> git_ops::model::Record {
     let pair = git_ops::store::keys::load_keypair(&key.path, || Err(String::new())).expect("a key");
     let by = git_ops::model::SignerName::new(name).expect("a name");
-    let s = git_ops::crypto::signoff(&record, &pair, &by, role, at, None).expect("signing");
+    let repo_id = repo.repository_id();
+    let s = git_ops::crypto::signoff_in(repo_id.as_deref(), &record, &pair, &by, role, at, None)
+        .expect("signing");
     record.signoffs_mut().push(s);
     record
 }
@@ -311,7 +323,7 @@ fn claimed_times_neither_reorder_halts_nor_hide_an_operation_from_closing() {
         1,
     )
     .expect("the resume parses");
-    let resume = signed(resume, &team.alice, "alice", Role::Requester, ahead);
+    let resume = signed(repo, resume, &team.alice, "alice", Role::Requester, ahead);
     append(repo, &crate::harness::ledger_file_of(first), &resume);
     let second = repo.ops(&team.bob, &["halt", "--reason", "two"]).ok();
     let second = second.stdout();
@@ -347,8 +359,8 @@ fn claimed_times_neither_reorder_halts_nor_hide_an_operation_from_closing() {
         1,
     )
     .expect("the operation parses");
-    let op = signed(op, &team.alice, "alice", Role::Requester, now);
-    let op = signed(op, &team.bob, "bob", Role::Approver, now);
+    let op = signed(repo, op, &team.alice, "alice", Role::Requester, now);
+    let op = signed(repo, op, &team.bob, "bob", Role::Approver, now);
     append(repo, "ops/ledger/2099-01.yaml", &op);
     refused_everywhere(
         &team,
@@ -360,4 +372,55 @@ fn claimed_times_neither_reorder_halts_nor_hide_an_operation_from_closing() {
             "OPS-2099-01-27-001: its id is dated 2099-01-27",
         ],
     );
+}
+
+#[test]
+fn a_record_signed_in_staging_does_not_replay_into_prod() {
+    let team = Team::new();
+    let prod = &team.repo;
+    let dir = server(&team);
+    let prod_id = prod
+        .repository_id()
+        .expect("git ops init writes a repository id");
+    assert_eq!(prod_id.len(), 32, "{prod_id}");
+
+    // Staging: the same people and keys, another repository id.
+    let staging = prod.clone_to("staging");
+    let other = "fedcba9876543210fedcba9876543210";
+    let policy = staging.read("ops/policy.yaml");
+    staging.write(
+        "ops/policy.yaml",
+        &policy.replace(
+            &format!("repository_id: {prod_id}"),
+            &format!("repository_id: {other}"),
+        ),
+    );
+    assert_eq!(staging.repository_id().as_deref(), Some(other));
+    commit_unchecked(&staging, "Staging's own id");
+    let id = staging.declare(&team.alice, "Scale web", "LOW_RISK_CONFIG");
+    staging.ops(&team.bob, &["sign", &id]).ok();
+    let file = crate::harness::ledger_file_of(&id);
+    let approved = staging.read(&file);
+
+    // The approved record, replayed into prod with the change it approved.
+    put(prod, &file, &approved);
+    prod.write("deploy/web.yaml", "replicas: 7\n");
+    refused_everywhere(
+        &team,
+        &dir,
+        &format!("Scale web\n\nOps-Id: {id}"),
+        &[
+            "error[bad-signature]",
+            "error[uncovered]",
+            "deploy/web.yaml",
+            "deploy/**",
+        ],
+    );
+
+    // Signed in prod, the same work lands.
+    let id = prod.declare(&team.alice, "Scale web", "LOW_RISK_CONFIG");
+    prod.write("deploy/web.yaml", "replicas: 7\n");
+    commit_unchecked(prod, &format!("Scale web\n\nOps-Id: {id}"));
+    prod.git(&["push", "-q", "--no-verify", "origin", "main"])
+        .ok();
 }
