@@ -14,7 +14,7 @@ use super::workspace::{Signer, Workspace};
 use crate::evidence::{self, Limits, Request};
 use crate::model::record::{Evidence, Operation, Outcome, OutcomeKind};
 use crate::model::{IdKind, Kind, Record, RecordId, RiskClass};
-use crate::verify::decision::may_close_as;
+use crate::verify::decision::{may_close, may_close_as};
 use crate::verify::ledger_change::id_date_agrees;
 
 /// Which evidence to collect.
@@ -86,10 +86,16 @@ impl Workspace {
         }
     }
 
-    /// The first outcome record that closes operation `id`, wherever it is in the ledger.
+    /// The first outcome record that closes operation `id`, wherever it is in the ledger (any
+    /// month file); an outcome by someone who may not close it ([`may_close`]) closes nothing.
     pub fn closing_outcome(&self, id: &RecordId) -> Option<RecordId> {
+        let op = self.ledger().find(id).map(|l| l.value)?;
         self.ledger().records().find_map(|r| match r.value {
-            Record::Outcome(o) if o.operation_id == *id => Some(o.outcome_id),
+            Record::Outcome(o)
+                if o.operation_id == *id && may_close(self.policy(), op, r.value) =>
+            {
+                Some(o.outcome_id)
+            }
             _ => None,
         })
     }
@@ -221,8 +227,7 @@ impl Workspace {
     }
 
     /// Refuses unless `me` may close operation `id` or roll it back: its requester, one of its
-    /// approvers, or a human signer ([`crate::verify::decision::may_close_as`]; verify refuses
-    /// the same outcome records).
+    /// approvers, or a human signer ([`may_close_as`]; verify refuses the same outcome records).
     pub fn may_close(&self, me: &Signer, id: &RecordId, what: &str) -> Result<()> {
         let Some(op) = self.ledger().find(id).map(|l| l.value) else {
             return Ok(());

@@ -114,9 +114,14 @@ fn no_spelling_of_a_governed_path_gets_past_the_server() {
         &["error[uncovered]", "de\u{200D}ploy/web.yaml", "deploy/**"],
     );
 
-    // Covered by an operation that names it literally, but next to its twin.
+    // Covered by an operation that names it literally, but next to its twin: refused by the
+    // client hook (judging the staged index) too.
     repo.declare_with(&team.alice, "LOW_RISK_CONFIG", &["Deploy/web.yaml"], &[]);
     put(repo, "Deploy/web.yaml", "replicas: 9\n");
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&["commit", "-q", "-m", "A twin"])
+        .code(1)
+        .says(&["error[path-collision]", "Deploy/web.yaml"]);
     refused_everywhere(
         &team,
         &dir,
@@ -230,6 +235,10 @@ fn a_halt_freezes_automation_and_only_a_part_in_an_operation_closes_it() {
     repo.ops(&bot, &["close", &by_alice, "--outcome", "SUCCESS"])
         .code(1)
         .says(&["deploy-bot may not close", &by_alice]);
+    // ...nor roll it back.
+    repo.ops(&bot, &["rollback", &by_alice])
+        .code(1)
+        .says(&["deploy-bot may not roll back", &by_alice]);
     // ...and an outcome made without it is refused by the server and by verify.
     let t = Timestamp::from_datetime(chrono::Utc::now());
     let mut outcome = Record::Outcome(Outcome {
@@ -325,6 +334,18 @@ fn claimed_times_neither_reorder_halts_nor_hide_an_operation_from_closing() {
     .expect("the resume parses");
     let resume = signed(repo, resume, &team.alice, "alice", Role::Requester, ahead);
     append(repo, &crate::harness::ledger_file_of(first), &resume);
+    // `git ops resume` names the halt it lifts.
+    let scratch = repo.clone_to("scratch");
+    scratch
+        .ops(&team.alice, &["halt", "--reason", "drill"])
+        .ok();
+    let drill = scratch.ops(&team.alice, &["resume"]).ok();
+    let drill_file = crate::harness::ledger_file_of(drill.stdout().trim());
+    assert!(
+        scratch.read(&drill_file).contains("resumes: HALT-"),
+        "{}",
+        scratch.read(&drill_file)
+    );
     let second = repo.ops(&team.bob, &["halt", "--reason", "two"]).ok();
     let second = second.stdout();
     let second = second.trim();
