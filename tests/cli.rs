@@ -2,6 +2,8 @@
 //! repositories in temporary directories, with real ed25519 keys, cross-checked with stock
 //! `ssh-keygen` and `git tag -v`. One test binary, one module per area.
 
+#[path = "cli/attacks.rs"]
+mod attacks;
 #[path = "cli/bad_input.rs"]
 mod bad_input;
 #[path = "cli/ci_recipe.rs"]

@@ -96,7 +96,8 @@ pub fn run_show(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         } else {
             // Exactly the signed bytes: no trailing newline.
             let digest = record.payload_sha256();
-            out.write_all(&record.statement(&digest, s).to_bytes())?;
+            let repo = ws.policy().repository_id.as_deref();
+            out.write_all(&record.statement_in(repo, &digest, s).to_bytes())?;
         }
         return Ok(0);
     }

@@ -176,6 +176,14 @@ pub fn allowed_signers_line(name: &str, key: &PublicKeyLine) -> String {
     )
 }
 
+/// A new random repository id: 128 bits, as 32 lower-case hex digits. Drawn from the operating
+/// system's generator (through a fresh ed25519 key, whose secret is uniformly random).
+pub fn random_repository_id() -> Result<String, Error> {
+    let key = Keypair::generate("repository-id")?;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(key.public().ed25519_bytes());
+    Ok(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Signs `record` as `by` in `role` at `at` (optionally under `grant`): the signoff to append.
 pub fn signoff(
     record: &crate::model::Record,
@@ -185,8 +193,23 @@ pub fn signoff(
     at: crate::model::Timestamp,
     grant: Option<crate::model::RecordId>,
 ) -> Result<crate::model::Signoff, Error> {
+    signoff_in(None, record, key, by, role, at, grant)
+}
+
+/// [`signoff`] in the repository whose policy's `repository_id` is `repo`: the statement names
+/// it, so the signoff verifies only there.
+pub fn signoff_in(
+    repo: Option<&str>,
+    record: &crate::model::Record,
+    key: &Keypair,
+    by: &crate::model::SignerName,
+    role: crate::model::Role,
+    at: crate::model::Timestamp,
+    grant: Option<crate::model::RecordId>,
+) -> Result<crate::model::Signoff, Error> {
     let digest = record.payload_sha256();
     let statement = crate::model::record::Statement {
+        repo,
         ty: crate::model::record::STATEMENT_TYPE,
         record: record.id(),
         payload_sha256: &digest,

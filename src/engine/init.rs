@@ -14,11 +14,24 @@ pub const GITATTRIBUTES_LINE: &str = "ops/ledger/*.yaml merge=git-ops";
 /// The policy `git ops init` writes: `name` (whose key is `key_line`) as the only signer, a
 /// human approver, and the rules of the Ops Governor seed.
 pub fn starter_policy(name: &SignerName, key_line: &str) -> String {
+    starter_policy_with_id(name, key_line, None)
+}
+
+/// [`starter_policy`] with `repository_id` set (what `git ops init` writes: a random id, see
+/// [`crate::crypto::random_repository_id`]).
+pub fn starter_policy_with_id(
+    name: &SignerName,
+    key_line: &str,
+    repository_id: Option<&str>,
+) -> String {
+    let id_line = repository_id
+        .map(|id| format!("repository_id: {id}      # every signoff names it: records do not replay elsewhere\n"))
+        .unwrap_or_default();
     format!(
         r#"# git-ops policy: who may sign what, which paths are governed, thresholds and limits.
 # A change to this file must be covered by an operation approved under the previous version.
 version: 1
-signers:
+{id_line}signers:
   {name}: {{ key: "{key_line}", roles: [human, approver] }}
 risk_classes:                 # approvals required: distinct approvers, not the requester
   READ_ONLY:        {{ approvals: 0 }}
@@ -28,6 +41,9 @@ risk_classes:                 # approvals required: distinct approvers, not the 
 rules:                        # governed paths, gitignore-style globs
   - {{ paths: ["ops/**", "docs/governance/**", "deploy/**"], min_risk: LOW_RISK_CONFIG }}
   - {{ paths: ["ops/PRODUCTION_LOCK.md"], min_risk: FILESYSTEM_WRITE, approvals: 2, human_only: true }}
+  # The configuration enforcement relies on: attributes (merge drivers, export-ignore), submodules,
+  # hooks and CI.
+  - {{ paths: [".gitattributes", ".gitmodules", ".githooks/**", ".pre-commit-config.yaml", "lefthook.yml", ".husky/**", ".github/workflows/**", ".gitlab-ci.yml"], min_risk: LOW_RISK_CONFIG }}
 immutable: ["audit_artifacts/ops_runs/**", "ops/lkg/**"]
 grants: {{ max_hours: 72, break_glass_max_hours: 2 }}
 operations: {{ default_window_hours: 24, require_tags: false, human_only_tags: true }}
@@ -72,7 +88,9 @@ pub fn write_starter_policy(
     name: &SignerName,
     key: &PublicKeyLine,
 ) -> store::Result<()> {
-    let text = starter_policy(name, &key.without_comment());
+    let id = crate::crypto::random_repository_id()
+        .map_err(|e| store::Error::Usage(format!("cannot draw a repository id: {e}")))?;
+    let text = starter_policy_with_id(name, &key.without_comment(), Some(&id));
     // The name and key are checked types, so the policy always parses; fail rather than write
     // a policy nothing could read should that ever change.
     yaml::parse_policy(&text).map_err(|e| store::Error::Usage(format!("{POLICY_PATH}: {e}")))?;
@@ -138,5 +156,20 @@ mod tests {
                 .any(|r| r.min_risk == crate::model::RiskClass::LowRiskConfig),
             "deploy/ is not governed"
         );
+        for path in [
+            ".gitattributes",
+            "deploy/.gitattributes",
+            ".gitmodules",
+            ".githooks/pre-commit",
+            ".pre-commit-config.yaml",
+            "lefthook.yml",
+            ".husky/pre-push",
+            ".github/workflows/ci.yml",
+            ".gitlab-ci.yml",
+            ".GitAttributes",
+        ] {
+            assert!(policy.governs(path), "{path} is not governed");
+        }
+        assert!(!policy.governs("src/main.rs"));
     }
 }

@@ -46,7 +46,8 @@ impl<'w> Txn<'w> {
         };
         let mut record = build(id);
         record.validate()?;
-        let s = crypto::signoff(
+        let s = crypto::signoff_in(
+            self.ws.policy().repository_id.as_deref(),
             &record,
             &me.key,
             &me.name,
@@ -299,7 +300,8 @@ impl Workspace {
                     )));
                 }
             }
-            let s = crypto::signoff(record, &me.key, &me.name, role, self.now(), grant)?;
+            let repo = self.policy().repository_id.as_deref();
+            let s = crypto::signoff_in(repo, record, &me.key, &me.name, role, self.now(), grant)?;
             let updated = tx.writer.update(id, |r| {
                 r.signoffs_mut().push(s);
                 Ok(())
@@ -576,14 +578,15 @@ impl Workspace {
     pub fn resume(&self, me: &Signer, reason: Option<String>) -> Result<Appended> {
         self.audited("resume", &[], Some(me), || {
             require_human_approver(me, "resume")?;
-            if self.grants().halted_now().is_none() {
+            let Some((halt, _)) = self.grants().halted_now() else {
                 return Err(Error::usage("automation is not halted: nothing to resume"));
-            }
+            };
             let now = self.now();
             let (record, file) = self.append_signed(me, IdKind::Resume, |id| {
                 Record::Resume(Resume {
                     record: Kind::Resume,
                     resume_id: id,
+                    resumes: Some(halt),
                     created_at: Some(now),
                     reason,
                     signoffs: Vec::new(),
@@ -721,7 +724,15 @@ impl Workspace {
                     .collect();
                 new.signoffs_mut().clear();
                 new.validate()?;
-                let s = crypto::signoff(&new, &me.key, &me.name, Role::Requester, self.now(), None)?;
+                let s = crypto::signoff_in(
+                    self.policy().repository_id.as_deref(),
+                    &new,
+                    &me.key,
+                    &me.name,
+                    Role::Requester,
+                    self.now(),
+                    None,
+                )?;
                 new.signoffs_mut().push(s);
                 let committed = match self.repo().head_commit()? {
                     Some(head) => self

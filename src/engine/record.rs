@@ -14,6 +14,8 @@ use super::workspace::{Signer, Workspace};
 use crate::evidence::{self, Limits, Request};
 use crate::model::record::{Evidence, Operation, Outcome, OutcomeKind};
 use crate::model::{IdKind, Kind, Record, RecordId, RiskClass};
+use crate::verify::decision::{may_close, may_close_as};
+use crate::verify::ledger_change::id_date_agrees;
 
 /// Which evidence to collect.
 #[derive(Debug, Clone, Default)]
@@ -84,10 +86,16 @@ impl Workspace {
         }
     }
 
-    /// The first outcome record that closes operation `id`, wherever it is in the ledger.
+    /// The first outcome record that closes operation `id`, wherever it is in the ledger (any
+    /// month file); an outcome by someone who may not close it ([`may_close`]) closes nothing.
     pub fn closing_outcome(&self, id: &RecordId) -> Option<RecordId> {
+        let op = self.ledger().find(id).map(|l| l.value)?;
         self.ledger().records().find_map(|r| match r.value {
-            Record::Outcome(o) if o.operation_id == *id => Some(o.outcome_id),
+            Record::Outcome(o)
+                if o.operation_id == *id && may_close(self.policy(), op, r.value) =>
+            {
+                Some(o.outcome_id)
+            }
             _ => None,
         })
     }
@@ -218,8 +226,26 @@ impl Workspace {
         Ok(None)
     }
 
+    /// Refuses unless `me` may close operation `id` or roll it back: its requester, one of its
+    /// approvers, or a human signer ([`may_close_as`]; verify refuses the same outcome records).
+    pub fn may_close(&self, me: &Signer, id: &RecordId, what: &str) -> Result<()> {
+        let Some(op) = self.ledger().find(id).map(|l| l.value) else {
+            return Ok(());
+        };
+        if may_close_as(self.policy(), op, &me.name) {
+            return Ok(());
+        }
+        Err(Error::Rejected(format!(
+            "{} may not {what} {id}: only its requester, its approvers or a human signer may",
+            me.name
+        )))
+    }
+
     /// `record`: an operation with its outcome and evidence, signed by `me` as requester.
     pub fn record(&self, me: &Signer, r: RecordRequest, ev: Evidence) -> Result<Recorded> {
+        if let Some(of) = &r.rollback_of {
+            self.may_close(me, of, "roll back")?;
+        }
         let rollback_strategy = r
             .rollback_strategy
             .clone()
@@ -246,6 +272,7 @@ impl Workspace {
         ev: Evidence,
     ) -> Result<Closed> {
         self.operation(id)?;
+        self.may_close(me, id, "close")?;
         let earlier = self.closing_outcome(id);
         if let Some(of) = &rollback_of {
             self.must_be_operation(of, "--rollback-of")?;
@@ -315,6 +342,13 @@ impl Workspace {
         let now = self.now();
         let hours = i64::from(self.policy().operations.default_window_hours);
         let expires_at = super::ops::window_end(now, hours)?;
+        // An id carries the UTC date its record was made (verify refuses `id-date` otherwise).
+        // An id given as an idempotency key may name another day: such a record states no
+        // created_at rather than one its id contradicts; its window is its expires_at.
+        let created_at = match d.operation_id {
+            Some(id) if !id_date_agrees(&id, now) => None,
+            _ => Some(now),
+        };
         Ok(Operation {
             record: Kind::Operation,
             operation_id: "OPS-2000-01-01-001".parse().expect("a valid placeholder"),
@@ -328,7 +362,7 @@ impl Workspace {
             changes_summary: d.changes_summary,
             environment: d.environment,
             requested_by: Some(me.name.clone()),
-            created_at: Some(now),
+            created_at,
             expires_at: Some(expires_at),
             git_commit: ev.git.as_ref().map(|g| g.commit.clone()),
             git_branch: ev.git.as_ref().and_then(|g| g.branch.clone()),

@@ -202,6 +202,7 @@ impl Workspace {
             record,
             &now.check,
             self.closing_outcome(id),
+            self.grants().halted_now().map(|(h, _)| h),
             self.now(),
         )
         .map(|_| ());

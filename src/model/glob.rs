@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::Error;
+use super::paths::fold;
 
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
@@ -18,6 +19,8 @@ pub struct Glob {
     text: String,
     /// Components of the pattern, anchored at the repository root.
     parts: Vec<String>,
+    /// The same components folded ([`super::paths::fold`]).
+    folded: Vec<String>,
 }
 
 impl Glob {
@@ -51,9 +54,11 @@ impl Glob {
         if parts.len() == 1 && !s.trim_end_matches('/').contains('/') && parts[0] != "**" {
             parts.insert(0, "**".into());
         }
+        let folded = parts.iter().map(|p| fold(p)).collect();
         Ok(Glob {
             text: s.to_string(),
             parts,
+            folded,
         })
     }
 
@@ -65,6 +70,24 @@ impl Glob {
     pub fn matches(&self, path: &str) -> bool {
         let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         (1..=comps.len()).any(|n| match_parts(&self.parts, &comps[..n]))
+    }
+
+    /// Whether `path`, as written or folded, matches the pattern as written or folded (see
+    /// [`super::paths`]): how the policy decides what is governed, so that no spelling of a
+    /// governed path escapes its rule. An operation's `allowed_paths` use [`Glob::matches`].
+    pub fn matches_folded(&self, path: &str) -> bool {
+        if self.matches(path) {
+            return true;
+        }
+        let folded: Vec<String> = path
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .map(fold)
+            .collect();
+        let comps: Vec<&str> = folded.iter().map(String::as_str).collect();
+        (1..=comps.len()).any(|n| {
+            match_parts(&self.folded, &comps[..n]) || match_parts(&self.parts, &comps[..n])
+        })
     }
 }
 
@@ -181,6 +204,30 @@ mod tests {
         assert!(m("f[0-9].txt", "f7.txt"));
         assert!(!m("f[!0-9].txt", "f7.txt"));
         assert!(m("a?c", "abc"));
+    }
+
+    #[test]
+    fn folded_matching_catches_every_spelling() {
+        let f = |p: &str, path: &str| Glob::new(p).unwrap().matches_folded(path);
+        // (pattern, path, matches as written, matches folded)
+        let rows = [
+            ("deploy/**", "deploy/web.yaml", true, true),
+            ("deploy/**", "Deploy/web.yaml", false, true),
+            ("deploy/**", "DEPLOY/new.yaml", false, true),
+            (
+                "ops/PRODUCTION_LOCK.md",
+                "ops/production_lock.md",
+                false,
+                true,
+            ),
+            ("infra/prod/**", "infra/pro\u{200D}d/db.yaml", false, true),
+            ("Infra/**", "infra/x", false, true),
+            ("deploy/**", "deploy2/web.yaml", false, false),
+        ];
+        for (p, path, plain, folded) in rows {
+            assert_eq!(m(p, path), plain, "{p} {path}");
+            assert_eq!(f(p, path), folded, "{p} {path} folded");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod canonical;
 pub mod glob;
 pub mod ids;
 pub mod names;
+pub mod paths;
 pub mod policy;
 pub mod record;
 pub mod time;

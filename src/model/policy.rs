@@ -113,8 +113,9 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether the rule governs `path` in any spelling (folded, see [`super::paths`]).
     pub fn matches(&self, path: &str) -> bool {
-        self.paths.iter().any(|g| g.matches(path))
+        self.paths.iter().any(|g| g.matches_folded(path))
     }
 }
 
@@ -187,6 +188,11 @@ pub struct Policy {
     pub format: u32,
     /// Revision of this policy: increases with every change.
     pub version: u64,
+    /// A random id of this repository (hex), written by `git ops init`. Every signoff statement
+    /// names it, so a record signed for one repository (staging) does not verify in another
+    /// (prod). Without it, statements name no repository (policies written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_id: Option<String>,
     pub signers: BTreeMap<SignerName, SignerEntry>,
     pub risk_classes: BTreeMap<RiskClass, RiskRule>,
     #[serde(default)]
@@ -272,6 +278,16 @@ impl Policy {
                 )));
             }
         }
+        if let Some(id) = &self.repository_id
+            && (!(16..=64).contains(&id.len())
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        {
+            return Err(Error::Schema(format!(
+                "repository_id {id:?}: expected 16 to 64 lower-case hex digits"
+            )));
+        }
         if self.rules.iter().any(|r| r.paths.is_empty()) {
             return Err(Error::Schema("a rule has an empty `paths` list".into()));
         }
@@ -300,20 +316,53 @@ impl Policy {
         })
     }
 
-    /// Rules that govern `path`.
+    /// Rules that govern `path`, in any spelling: the strictest rule of any variant applies.
     pub fn rules_for<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
         self.rules.iter().filter(move |r| r.matches(path))
     }
 
-    /// Whether `path` is governed: matched by a rule, or the policy file itself.
+    /// Whether `path` is governed: matched by a rule, or the policy file itself, in any
+    /// spelling (folded, see [`super::paths`]).
     pub fn governs(&self, path: &str) -> bool {
-        path == POLICY_PATH || self.rules.iter().any(|r| r.matches(path))
+        is_policy_path(path) || self.rules.iter().any(|r| r.matches(path))
     }
 
+    /// Whether `path`, in any spelling, is under an immutable pattern.
     pub fn is_immutable(&self, path: &str) -> bool {
-        self.immutable.iter().any(|g| g.matches(path))
+        self.immutable.iter().any(|g| g.matches_folded(path))
+    }
+
+    /// The directories that must not be a symlink or submodule: every prefix of every rule's
+    /// literal part (see [`super::paths::literal_prefixes`]), with the pattern it comes from.
+    pub fn governed_prefixes(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let patterns = self
+            .rules
+            .iter()
+            .flat_map(|r| r.paths.iter().map(Glob::as_str));
+        for g in patterns.chain([POLICY_PATH]) {
+            for p in super::paths::literal_prefixes(g) {
+                out.push((p, g.to_string()));
+            }
+        }
+        out
+    }
+
+    /// The rule patterns under which `path` (a symlink or submodule) would carry governed paths:
+    /// those with a literal prefix equal to `path` under folding.
+    pub fn prefix_rules_at(&self, path: &str) -> Vec<String> {
+        self.governed_prefixes()
+            .into_iter()
+            .filter(|(p, _)| super::paths::same_folded(p, path))
+            .map(|(_, g)| g)
+            .collect()
     }
 }
 
 pub const POLICY_PATH: &str = "ops/policy.yaml";
+
+/// Whether `path` is the policy file in some spelling (folded).
+pub fn is_policy_path(path: &str) -> bool {
+    super::paths::same_folded(path, POLICY_PATH)
+}
 pub const LEDGER_DIR: &str = "ops/ledger";

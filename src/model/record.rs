@@ -161,6 +161,9 @@ pub struct Statement<'a> {
     pub role: Role,
     pub at: Timestamp,
     pub grant: Option<&'a RecordId>,
+    /// The policy's `repository_id`, when it has one: binds the signature to one repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repo: Option<&'a str>,
 }
 
 pub const STATEMENT_TYPE: &str = "git-ops/signoff/v1";
@@ -358,6 +361,10 @@ pub struct Halt {
 pub struct Resume {
     pub record: Kind,
     pub resume_id: RecordId,
+    /// The halt this resume lifts. Without it (ledgers written before it existed), a resume lifts
+    /// the halts before it in ledger order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<RecordId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -445,9 +452,21 @@ impl Record {
         canonical::sha256_hex(&self.payload_json())
     }
 
-    /// The statement a signoff on this record signs.
+    /// The statement a signoff on this record signs, in a repository without an id.
     pub fn statement<'a>(&'a self, digest: &'a str, s: &'a Signoff) -> Statement<'a> {
+        self.statement_in(None, digest, s)
+    }
+
+    /// The statement a signoff on this record signs in the repository whose policy has
+    /// `repository_id` `repo` (None: a policy without one).
+    pub fn statement_in<'a>(
+        &'a self,
+        repo: Option<&'a str>,
+        digest: &'a str,
+        s: &'a Signoff,
+    ) -> Statement<'a> {
         Statement {
+            repo,
             ty: STATEMENT_TYPE,
             record: self.id(),
             payload_sha256: digest,
@@ -520,6 +539,15 @@ impl Record {
                     return Err(Error::Schema(format!("{id}: scope.risk_classes is empty")));
                 }
             }
+            Record::Resume(r) => {
+                if let Some(h) = &r.resumes
+                    && h.kind() != IdKind::Halt
+                {
+                    return Err(Error::Schema(format!(
+                        "{id}: `resumes` must name a halt (HALT-...), not {h}"
+                    )));
+                }
+            }
             Record::Revocation(r) => {
                 if r.revokes.parse::<RecordId>().is_err() && SignerName::new(&r.revokes).is_err() {
                     return Err(Error::Schema(format!(
@@ -528,7 +556,7 @@ impl Record {
                     )));
                 }
             }
-            Record::Halt(_) | Record::Resume(_) => {}
+            Record::Halt(_) => {}
         }
         for s in self.signoffs() {
             if let Some(g) = &s.grant

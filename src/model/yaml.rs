@@ -867,19 +867,23 @@ mod tests {
                     }),
                 (
                     id(IdKind::Resume),
+                    prop::option::of(id(IdKind::Halt)),
                     prop::option::of(timestamp()),
                     prop::option::of(text()),
                     signoffs()
                 )
-                    .prop_map(|(resume_id, created_at, reason, signoffs)| {
-                        Record::Resume(Resume {
-                            record: Kind::Resume,
-                            resume_id,
-                            created_at,
-                            reason,
-                            signoffs,
-                        })
-                    }),
+                    .prop_map(
+                        |(resume_id, resumes, created_at, reason, signoffs)| {
+                            Record::Resume(Resume {
+                                record: Kind::Resume,
+                                resume_id,
+                                resumes,
+                                created_at,
+                                reason,
+                                signoffs,
+                            })
+                        }
+                    ),
             ]
             .boxed()
         }
@@ -957,6 +961,7 @@ mod tests {
                     |(version, signers, rr, rules, immutable, g, o, forbidden)| Policy {
                         format: 1,
                         version: u64::from(version),
+                        repository_id: None,
                         signers,
                         risk_classes: RiskClass::ALL.into_iter().zip(rr).collect(),
                         rules,

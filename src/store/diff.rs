@@ -420,6 +420,28 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// The names of every entry (files, directories, symlinks, submodules) directly in directory
+    /// `dir` of `tree` (`""` is the root).
+    pub fn list_entries_in_tree(&self, tree: Option<ObjectId>, dir: &str) -> Result<Vec<String>> {
+        let Some(mut t) = tree else {
+            return Ok(Vec::new());
+        };
+        for part in dir.split('/').filter(|p| !p.is_empty()) {
+            let entries = self.tree_entries(t)?;
+            match entries.get(part.as_bytes()) {
+                Some((m, id)) if m.is_tree() => t = *id,
+                _ => return Ok(Vec::new()),
+            }
+        }
+        Ok(self
+            .tree_entries(t)?
+            .into_keys()
+            .map(|n| String::from_utf8_lossy(&n).into_owned())
+            .collect())
+    }
+}
+
 impl StagedIndex {
     /// The staged blob of `path`, if it is a regular file in the index.
     pub fn blob_id(&self, path: &str) -> Option<ObjectId> {
@@ -429,6 +451,29 @@ impl StagedIndex {
             EntryKind::File | EntryKind::Executable
         )
         .then_some(e.id)
+    }
+
+    /// The names of every staged entry directly in directory `dir`, directories included (`""`
+    /// is the root).
+    pub fn list_entries(&self, dir: &str) -> Vec<String> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", dir.trim_end_matches('/'))
+        };
+        let state = &self.file;
+        let mut names: Vec<String> = state
+            .prefixed_entries(prefix.as_bytes().as_bstr())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| {
+                let p = e.path(state).to_str_lossy().into_owned();
+                let rest = p.strip_prefix(&prefix)?;
+                Some(rest.split('/').next().unwrap_or(rest).to_string())
+            })
+            .collect();
+        names.dedup();
+        names
     }
 
     /// Staged files directly in directory `dir`.

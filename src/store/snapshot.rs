@@ -16,6 +16,11 @@ pub trait Side {
     fn read_string(&self, path: &str) -> Result<Option<String>>;
     /// File names directly in `dir` (empty when there is no such directory).
     fn list_dir(&self, dir: &str) -> Result<Vec<String>>;
+    /// The names of every entry directly in `dir` (`""` is the root): files, directories,
+    /// symlinks and submodules. Used to find paths that differ only in case or normalisation.
+    fn list_entries(&self, dir: &str) -> Result<Vec<String>> {
+        self.list_dir(dir)
+    }
 }
 
 pub enum Snapshot<'a> {
@@ -85,6 +90,23 @@ impl Side for SideReader<'_> {
     }
     fn list_dir(&self, dir: &str) -> Result<Vec<String>> {
         SideReader::list_dir(self, dir)
+    }
+    fn list_entries(&self, dir: &str) -> Result<Vec<String>> {
+        match &self.snapshot {
+            Snapshot::Tree(t) => self.repo.list_entries_in_tree(*t, dir),
+            Snapshot::Index(i) => Ok(i.list_entries(dir)),
+            Snapshot::WorkTree(root) => {
+                let d = root.join(dir);
+                match std::fs::read_dir(&d) {
+                    Ok(rd) => Ok(rd
+                        .filter_map(|e| e.ok())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                    Err(e) => Err(Error::io(&d, e)),
+                }
+            }
+        }
     }
 }
 
@@ -162,5 +184,21 @@ impl Side for MemorySide {
             .filter(|rest| !rest.contains('/'))
             .map(str::to_string)
             .collect())
+    }
+
+    fn list_entries(&self, dir: &str) -> Result<Vec<String>> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", dir.trim_end_matches('/'))
+        };
+        let mut names: Vec<String> = self
+            .files
+            .keys()
+            .filter_map(|p| p.strip_prefix(&prefix))
+            .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+            .collect();
+        names.dedup();
+        Ok(names)
     }
 }

@@ -4,17 +4,18 @@
 
 use std::fmt;
 
-use chrono::Datelike;
-
-use super::coverage::{ChangeContext, MAX_CLOCK_SKEW_SECS, allowed_glob, check_on_side};
+use super::coverage::{
+    ChangeContext, MAX_CLOCK_SKEW_SECS, allowed_glob, check_on_side, grant_index_on_side,
+};
+use super::decision::may_close;
 use super::ledger_change::{Files, load_file};
 use super::records::{RecordCheck, State};
 use crate::model::glob::Glob;
-use crate::model::policy::Policy;
+use crate::model::policy::{LEDGER_DIR, Policy};
 use crate::model::record::Record;
 use crate::model::{IdKind, RecordId, RiskClass, Timestamp};
 use crate::store;
-use crate::store::ledger::month_path;
+use crate::store::ledger::{month_of, month_path};
 
 /// An approved, live operation that could cover paths.
 #[derive(Debug, Clone)]
@@ -65,6 +66,9 @@ pub enum Unusable {
     CreatedInFuture(Timestamp),
     /// Closed by this outcome record.
     Closed(RecordId),
+    /// Requested by automation while this halt is in force: a halt freezes every operation
+    /// automation requested, whoever approved it.
+    Halted(RecordId),
 }
 
 impl fmt::Display for Unusable {
@@ -116,18 +120,25 @@ impl fmt::Display for Unusable {
             Unusable::Expired(e) => write!(f, "expired at {e}"),
             Unusable::CreatedInFuture(c) => write!(f, "created_at {c} is in the future"),
             Unusable::Closed(out) => write!(f, "closed by outcome {out}"),
+            Unusable::Halted(h) => write!(
+                f,
+                "automation is halted ({h}), and it was requested by automation; it covers nothing until a human resumes"
+            ),
         }
     }
 }
 
 /// Could the operation `op_record`, checked as `check_now` (at the verifier's clock) and closed by
-/// `closed_by` if any, cover a change at `now`? It must be approved, inside its window (expires_at,
-/// or created_at plus the policy's window), not created in the future, and not closed.
+/// `closed_by` if any, cover a change at `now`, with `halted` the halt in force at the verifier's
+/// clock if any? It must be approved, inside its window (expires_at, or created_at plus the
+/// policy's window), not created in the future, not closed, and, when automation requested it,
+/// not halted.
 pub fn usable_now(
     policy: &Policy,
     op_record: &Record,
     check_now: &RecordCheck,
     closed_by: Option<RecordId>,
+    halted: Option<RecordId>,
     now: Timestamp,
 ) -> Result<Candidate, Unusable> {
     let Record::Operation(op) = op_record else {
@@ -165,6 +176,11 @@ pub fn usable_now(
         && c.unix() > now.unix() + MAX_CLOCK_SKEW_SECS
     {
         return Err(Unusable::CreatedInFuture(c));
+    }
+    if let Some(h) = halted
+        && !check.requester_human
+    {
+        return Err(Unusable::Halted(h));
     }
     if let Some(out) = closed_by {
         return Err(Unusable::Closed(out));
@@ -222,43 +238,59 @@ pub(crate) fn find(
         return Ok(Err(Unusable::NotAnOperation));
     }
     let check = check_on_side(ctx.new, policy, record, ctx.now, files)?;
+    // The halt in force matters only to an operation automation requested.
+    let halted = if check.requester_human {
+        None
+    } else {
+        grant_index_on_side(ctx.new, policy, files)?
+            .halted_now()
+            .map(|(h, _)| h)
+    };
     // Outcome records are looked for only when nothing else refuses the operation, as they
     // always were; whether one closes it is still usable_now's to decide.
-    let live = usable_now(policy, record, &check, None, ctx.now);
+    let live = usable_now(policy, record, &check, None, halted, ctx.now);
     if live.is_ok()
-        && let Some(out) = closing_outcome(ctx, id, files)?
+        && let Some(out) = closing_outcome(ctx, policy, record, files)?
     {
-        return Ok(usable_now(policy, record, &check, Some(out), ctx.now));
+        return Ok(usable_now(
+            policy,
+            record,
+            &check,
+            Some(out),
+            halted,
+            ctx.now,
+        ));
     }
     Ok(live)
 }
 
-/// An outcome record that closes `id`, in the month files from `id`'s month to now's.
+/// An outcome record that closes `op`, in any month file of the ledger (an operation's id may
+/// claim any date, so closing must not look only from the id's month onward). Only an outcome
+/// signed by someone who may close it ([`may_close`]) closes anything.
 fn closing_outcome(
     ctx: &ChangeContext<'_>,
-    id: &RecordId,
+    policy: &Policy,
+    op: &Record,
     files: &mut Files,
 ) -> Result<Option<RecordId>, store::Error> {
-    let (mut y, mut m) = (id.date().year(), id.date().month());
-    let end = ctx.now.date();
-    let mut guard = 0;
-    while (y, m) <= (end.year(), end.month()) && guard < 120 {
-        let path = month_path(&format!("{y:04}-{m:02}"));
+    let id = op.id();
+    let mut names = ctx.new.list_dir(LEDGER_DIR)?;
+    names.sort();
+    for name in names {
+        let path = format!("{LEDGER_DIR}/{name}");
+        if month_of(&path).is_none() {
+            continue;
+        }
         if let Some(Ok(f)) = load_file(ctx.new, files, &path)? {
             for (_, r) in &f.records {
                 if let Record::Outcome(o) = r
                     && &o.operation_id == id
+                    && may_close(policy, op, r)
                 {
                     return Ok(Some(o.outcome_id));
                 }
             }
         }
-        m += 1;
-        if m == 13 {
-            m = 1;
-            y += 1;
-        }
-        guard += 1;
     }
     Ok(None)
 }
@@ -288,7 +320,7 @@ mod tests {
             let idx = GrantIndex::build(&policy, grants.iter().copied());
             check_record_with(&policy, record, Some((&idx, GrantClock::Now(ts(NOW)))))
         };
-        usable_now(&policy, record, &check, closed_by.map(id), ts(NOW))
+        usable_now(&policy, record, &check, closed_by.map(id), None, ts(NOW))
     }
 
     #[test]
@@ -427,6 +459,55 @@ mod tests {
                 (got, want) => assert_eq!(got.map(|_| ()), want, "{name}"),
             }
         }
+    }
+
+    #[test]
+    fn a_halt_freezes_every_operation_automation_requested() {
+        let team = Team::new();
+        let policy = team.policy();
+        let spec = OpSpec::new("OPS-2026-01-27-001", "SERVICE_RESTART", "\"deploy/\"");
+        let halt = Some(id("HALT-2026-01-27-001"));
+        // (case, requester, approvers, halt in force, refused by the halt)
+        let rows = [
+            (
+                "automation, approved by a human, halted",
+                "bot",
+                "alice",
+                halt,
+                true,
+            ),
+            (
+                "automation, approved by a human, not halted",
+                "bot",
+                "alice",
+                None,
+                false,
+            ),
+            (
+                "a human, approved by a human, halted",
+                "alice",
+                "bob",
+                halt,
+                false,
+            ),
+        ];
+        for (name, requester, approver, halted, refused) in rows {
+            let r = team.approved(&spec, requester, &[approver]);
+            let check = check_record(&policy, &r);
+            let got = usable_now(&policy, &r, &check, None, halted, ts(NOW));
+            match refused {
+                true => assert_eq!(
+                    got.map(|_| ()),
+                    Err(Unusable::Halted(id("HALT-2026-01-27-001"))),
+                    "{name}"
+                ),
+                false => assert!(got.is_ok(), "{name}: {got:?}"),
+            }
+        }
+        assert_eq!(
+            Unusable::Halted(id("HALT-2026-01-27-001")).to_string(),
+            "automation is halted (HALT-2026-01-27-001), and it was requested by automation; it covers nothing until a human resumes"
+        );
     }
 
     #[test]

@@ -16,7 +16,8 @@ use super::ledger_change::{Files, check_ledger_change, load_file};
 use super::records::{RecordCheck, check_record, check_record_with};
 use super::{Finding, Report, Severity};
 use crate::model::glob::Glob;
-use crate::model::policy::{LEDGER_DIR, POLICY_PATH, Policy};
+use crate::model::paths::same_folded;
+use crate::model::policy::{LEDGER_DIR, POLICY_PATH, Policy, is_policy_path};
 use crate::model::record::Record;
 use crate::model::{RecordId, RiskClass, Timestamp, yaml};
 use crate::store::diff::{Change, ChangeKind, EntryKind};
@@ -76,6 +77,7 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
     let mut new_files: Files = HashMap::new();
     let mut linked: BTreeSet<RecordId> = BTreeSet::new();
     let mut governed: Vec<&Change> = Vec::new();
+    let mut dirs = DirCache::new();
     for c in ctx.changes {
         if c.path.starts_with(&format!("{LEDGER_DIR}/")) {
             if is_link(c) {
@@ -94,6 +96,7 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
             let (old, new) = (&mut old_files, &mut new_files);
             check_ledger_change(ctx, &policy, c, old, new, &mut linked, &mut j.report)?;
         } else if check_path(&policy, c, &mut j.report) {
+            check_collision(ctx.new, c, &mut dirs, &mut j.report)?;
             governed.push(c);
         }
     }
@@ -171,6 +174,19 @@ fn check_path(policy: &Policy, c: &Change, report: &mut Report) -> bool {
         );
     }
     if !policy.governs(path) {
+        let rules = policy.prefix_rules_at(path);
+        if is_link(c) && !rules.is_empty() {
+            report.push(
+                Finding::error(
+                    "symlink",
+                    format!(
+                        "{path}: symlinks and submodules are refused above governed paths ({} governs what is under it)",
+                        rules.join(", ")
+                    ),
+                )
+                .at(path, None),
+            );
+        }
         return false;
     }
     if is_link(c) {
@@ -183,6 +199,75 @@ fn check_path(policy: &Policy, c: &Change, report: &mut Report) -> bool {
         );
     }
     true
+}
+
+/// Entry names by directory on the new side, read once per judgement.
+type DirCache = HashMap<String, Vec<String>>;
+
+/// Every path on `side` equal to `path` under folding (`path` itself included when it is there):
+/// the files a case-insensitive, normalising checkout would write to one place.
+pub fn folded_twins(
+    side: &dyn Side,
+    path: &str,
+    dirs: &mut DirCache,
+) -> Result<Vec<String>, store::Error> {
+    let mut current = vec![String::new()];
+    for comp in path.split('/').filter(|c| !c.is_empty()) {
+        let mut next = Vec::new();
+        for dir in &current {
+            if !dirs.contains_key(dir) {
+                let names = side.list_entries(dir)?;
+                dirs.insert(dir.clone(), names);
+            }
+            for name in dirs.get(dir).into_iter().flatten() {
+                if same_folded(name, comp) {
+                    next.push(if dir.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{dir}/{name}")
+                    });
+                }
+            }
+        }
+        next.sort();
+        next.dedup();
+        current = next;
+        if current.is_empty() {
+            break;
+        }
+    }
+    Ok(current)
+}
+
+/// A governed path the change adds or changes must not share its folded form with another path
+/// of the new side: a case-insensitive checkout would write one over the other.
+fn check_collision(
+    side: &dyn Side,
+    c: &Change,
+    dirs: &mut DirCache,
+    report: &mut Report,
+) -> Result<(), store::Error> {
+    if c.new.is_none() {
+        return Ok(());
+    }
+    let twins: Vec<String> = folded_twins(side, &c.path, dirs)?
+        .into_iter()
+        .filter(|p| p != &c.path)
+        .collect();
+    if !twins.is_empty() {
+        report.push(
+            Finding::error(
+                "path-collision",
+                format!(
+                    "{} is governed and equal, ignoring case and invisible characters, to {}; a case-insensitive checkout would write one over the other",
+                    c.path,
+                    twins.join(", ")
+                ),
+            )
+            .at(&c.path, None),
+        );
+    }
+    Ok(())
 }
 
 /// A policy change must parse, and its version must increase.
@@ -260,7 +345,7 @@ fn judge_path(
         min_risk: rules.iter().map(|r| r.min_risk).max(),
         approvals: rules.iter().filter_map(|r| r.approvals).max().unwrap_or(0),
         human_only: rules.iter().any(|r| r.human_only),
-        policy_file: path == POLICY_PATH,
+        policy_file: is_policy_path(path),
     };
     let human_approvers = policy.signers.values().filter(|e| e.is_approver()).count();
     let usable = candidates.values().filter_map(|c| c.as_ref().ok());
@@ -270,7 +355,7 @@ fn judge_path(
         .flat_map(|r| {
             r.paths
                 .iter()
-                .filter(|g| g.matches(path))
+                .filter(|g| g.matches_folded(path))
                 .map(|g| g.as_str().to_string())
         })
         .chain(
@@ -565,6 +650,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::{MONTH_FILE, OpSpec, Team, id, ledger, outcome, ts};
     use super::*;
+    use crate::model::Role;
     use crate::store::snapshot::MemorySide;
 
     const NOW: &str = "2026-01-27T10:00:00Z";
@@ -784,40 +870,373 @@ mod tests {
             ),
         ];
         for (name, old, new, links, want) in rows {
-            let j = judge_sides(&old, &new, links);
-            match want {
-                Want::Covered(op) => {
-                    assert!(j.report.ok(), "{name}: {:#?}", j.report);
-                    assert!(!j.governed.is_empty(), "{name}");
-                    for v in &j.governed {
-                        assert_eq!(v.covered_by, Some(id(op)), "{name}: {:#?}", j.governed);
-                    }
-                }
-                Want::Uncovered(path, text) => {
-                    let f = j
-                        .report
-                        .findings
-                        .iter()
-                        .find(|f| f.code == "uncovered" && f.file.as_deref() == Some(path))
-                        .unwrap_or_else(|| panic!("{name}: {path} covered: {:#?}", j.report));
-                    assert!(f.message.contains(text), "{name}: {}", f.message);
-                    let v = j
-                        .governed
-                        .iter()
-                        .find(|v| v.path == path)
-                        .expect("a verdict");
-                    assert_eq!(v.covered_by, None, "{name}");
-                }
-                Want::Error(code, text) => {
-                    let f = j
-                        .report
-                        .findings
-                        .iter()
-                        .find(|f| f.code == code)
-                        .unwrap_or_else(|| panic!("{name}: no {code}: {:#?}", j.report));
-                    assert!(f.message.contains(text), "{name}: {}", f.message);
+            check_row(name, &judge_sides(&old, &new, links), want);
+        }
+    }
+
+    /// Asserts that judgement `j` is what `want` says.
+    #[track_caller]
+    fn check_row(name: &str, j: &Judgement, want: Want) {
+        match want {
+            Want::Covered(op) => {
+                assert!(j.report.ok(), "{name}: {:#?}", j.report);
+                assert!(!j.governed.is_empty(), "{name}");
+                for v in &j.governed {
+                    assert_eq!(v.covered_by, Some(id(op)), "{name}: {:#?}", j.governed);
                 }
             }
+            Want::Uncovered(path, text) => {
+                let f = j
+                    .report
+                    .findings
+                    .iter()
+                    .find(|f| f.code == "uncovered" && f.file.as_deref() == Some(path))
+                    .unwrap_or_else(|| panic!("{name}: {path} covered: {:#?}", j.report));
+                assert!(f.message.contains(text), "{name}: {}", f.message);
+                let v = j
+                    .governed
+                    .iter()
+                    .find(|v| v.path == path)
+                    .expect("a verdict");
+                assert_eq!(v.covered_by, None, "{name}");
+            }
+            Want::Error(code, text) => {
+                let f = j
+                    .report
+                    .findings
+                    .iter()
+                    .find(|f| f.code == code)
+                    .unwrap_or_else(|| panic!("{name}: no {code}: {:#?}", j.report));
+                assert!(f.message.contains(text), "{name}: {}", f.message);
+            }
+        }
+    }
+
+    #[test]
+    fn every_spelling_of_a_governed_path_is_judged_by_its_strictest_rule() {
+        let team = Team::new();
+        let base = MemorySide::new()
+            .with(POLICY_PATH, team.policy_text(1))
+            .with("deploy/web.yaml", "replicas: 1\n")
+            .with("ops/PRODUCTION_LOCK.md", "locked\n");
+        let op = |paths: &'static str, risk: &'static str| {
+            team.approved(
+                &OpSpec::new("OPS-2026-01-27-001", risk, paths),
+                "alice",
+                &["bob"],
+            )
+        };
+        let deploy = op("\"deploy/\"", "SERVICE_RESTART");
+        let upper_literal = op("\"Deploy/web.yaml\"", "SERVICE_RESTART");
+        let lower_lock = op("\"ops/production_lock.md\"", "SERVICE_RESTART");
+        let zwj_dir = op("\"deploy/pro\u{200D}d/db.yaml\"", "SERVICE_RESTART");
+        let with = |r: &Record, path: &str| {
+            base.clone()
+                .with(MONTH_FILE, ledger(&[r]))
+                .with(path, "x: 1\n")
+        };
+        let rows: Vec<(&str, MemorySide, Want)> = vec![
+            (
+                "another case of a governed directory, nothing linked",
+                base.clone().with("Deploy/web.yaml", "x: 1\n"),
+                Want::Uncovered("Deploy/web.yaml", "is governed (deploy/**"),
+            ),
+            (
+                "an upper-case directory is not allowed by an operation naming deploy/",
+                with(&deploy, "DEPLOY/new.yaml"),
+                Want::Uncovered(
+                    "DEPLOY/new.yaml",
+                    "OPS-2026-01-27-001 does not allow DEPLOY/new.yaml",
+                ),
+            ),
+            (
+                "a lower-case twin of a human-only file takes the human-only rule",
+                with(&lower_lock, "ops/production_lock.md"),
+                Want::Uncovered(
+                    "ops/production_lock.md",
+                    "(ops/**, ops/PRODUCTION_LOCK.md; min risk FILESYSTEM_WRITE)",
+                ),
+            ),
+            (
+                "a zero-width joiner in a directory name does not dodge its rule",
+                with(&zwj_dir, "deploy/pro\u{200D}d/db.yaml"),
+                Want::Uncovered("deploy/pro\u{200D}d/db.yaml", "deploy/prod/**"),
+            ),
+            (
+                "two governed paths equal under folding are refused, even when covered",
+                with(&upper_literal, "Deploy/web.yaml"),
+                Want::Error(
+                    "path-collision",
+                    "Deploy/web.yaml is governed and equal, ignoring case and invisible characters, to deploy/web.yaml",
+                ),
+            ),
+            (
+                "a new path in its own spelling is covered as before",
+                with(&deploy, "deploy/new.yaml"),
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+        ];
+        for (name, new, want) in rows {
+            check_row(name, &judge_sides(&base, &new, &[]), want);
+        }
+    }
+
+    #[test]
+    fn authority_over_halts_and_closing() {
+        let team = Team::new();
+        let deploy = OpSpec::new("OPS-2026-01-27-001", "SERVICE_RESTART", "\"deploy/\"");
+        let by_alice = team.approved(&deploy, "alice", &["bob"]);
+        let by_bot = team.approved(&deploy, "bot", &["alice"]);
+        let mut halt = yaml::parse_record(
+            "record: halt\nhalt_id: HALT-2026-01-27-001\ncreated_at: 2026-01-27T09:10:00Z\n",
+            1,
+        )
+        .expect("the test halt parses");
+        team.sign(
+            &mut halt,
+            "alice",
+            Role::Requester,
+            "2026-01-27T09:10:00Z",
+            None,
+        );
+        let mut bot_out = outcome(&team, "OPS-2026-01-27-001");
+        bot_out.signoffs_mut().clear();
+        team.sign(
+            &mut bot_out,
+            "bot",
+            Role::Requester,
+            "2026-01-27T09:30:00Z",
+            None,
+        );
+        let base = MemorySide::new()
+            .with(POLICY_PATH, team.policy_text(1))
+            .with("deploy/web.yaml", "replicas: 1\n");
+        let side = |records: &[&Record]| base.clone().with(MONTH_FILE, ledger(records));
+        let edit = |s: MemorySide| s.with("deploy/web.yaml", "replicas: 2\n");
+        let link = &["OPS-2026-01-27-001"][..];
+        let rows: Vec<(&str, MemorySide, MemorySide, &[&str], Want)> = vec![
+            (
+                "automation's operation, approved by a human, during a halt",
+                side(&[&by_bot, &halt]),
+                edit(side(&[&by_bot, &halt])),
+                link,
+                Want::Uncovered(
+                    "deploy/web.yaml",
+                    "OPS-2026-01-27-001: automation is halted (HALT-2026-01-27-001)",
+                ),
+            ),
+            (
+                "automation's operation, approved by a human, no halt",
+                side(&[&by_bot]),
+                edit(side(&[&by_bot])),
+                link,
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+            (
+                "a human's operation during a halt",
+                side(&[&by_alice, &halt]),
+                edit(side(&[&by_alice, &halt])),
+                link,
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+            (
+                "automation closing a human's operation is refused",
+                side(&[&by_alice]),
+                side(&[&by_alice, &bot_out]),
+                &[],
+                Want::Error(
+                    "not-allowed",
+                    "OUT-2026-01-27-001: bot may not close OPS-2026-01-27-001",
+                ),
+            ),
+            (
+                "and its outcome closes nothing",
+                side(&[&by_alice, &bot_out]),
+                edit(side(&[&by_alice, &bot_out])),
+                link,
+                Want::Covered("OPS-2026-01-27-001"),
+            ),
+        ];
+        for (name, old, new, links, want) in rows {
+            check_row(name, &judge_sides(&old, &new, links), want);
+        }
+    }
+
+    #[test]
+    fn an_operation_dated_far_ahead_is_closed_by_an_outcome_in_any_month() {
+        let team = Team::new();
+        let far = team.approved(
+            &OpSpec::new("OPS-2099-01-27-001", "SERVICE_RESTART", "\"deploy/\""),
+            "alice",
+            &["bob"],
+        );
+        let closed = outcome(&team, "OPS-2099-01-27-001");
+        let side = MemorySide::new()
+            .with(POLICY_PATH, team.policy_text(1))
+            .with("deploy/web.yaml", "replicas: 1\n")
+            .with("ops/ledger/2099-01.yaml", ledger(&[&far]))
+            .with(MONTH_FILE, ledger(&[&closed]));
+        let j = judge_sides(
+            &side,
+            &side.clone().with("deploy/web.yaml", "replicas: 2\n"),
+            &["OPS-2099-01-27-001"],
+        );
+        check_row(
+            "closed from an earlier month",
+            &j,
+            Want::Uncovered(
+                "deploy/web.yaml",
+                "OPS-2099-01-27-001: closed by outcome OUT-2026-01-27-001",
+            ),
+        );
+        // And a new record with such an id is refused outright.
+        let base = side.clone().without("ops/ledger/2099-01.yaml");
+        let j = judge_sides(&base, &side, &[]);
+        check_row(
+            "a new record dated 2099",
+            &j,
+            Want::Error("id-date", "OPS-2099-01-27-001: its id is dated 2099-01-27"),
+        );
+    }
+
+    #[test]
+    fn a_signoff_verifies_only_in_the_repository_it_names() {
+        use crate::crypto::signoff_in;
+        use crate::verify::grants::GrantIndex;
+        use crate::verify::ledger::check_with_history;
+        use crate::verify::records::State;
+
+        let team = Team::new();
+        let spec = OpSpec::new("OPS-2026-01-27-001", "SERVICE_RESTART", "\"deploy/\"");
+        let prod = "0123456789abcdef0123456789abcdef";
+        let staging = "fedcba9876543210fedcba9876543210";
+        let with_id = |version: u64, id: Option<&str>| {
+            let mut text = team.policy_text(version);
+            if let Some(id) = id {
+                text = text.replacen("signers:", &format!("repository_id: {id}\nsigners:"), 1);
+            }
+            yaml::parse_policy(&text).expect("the policy parses")
+        };
+        let signed_in = |repo: Option<&str>| {
+            let mut r = spec.record();
+            for (name, key, role) in [
+                ("alice", &team.alice, Role::Requester),
+                ("bob", &team.bob, Role::Approver),
+            ] {
+                let by = name.parse().expect("a name");
+                let s =
+                    signoff_in(repo, &r, key, &by, role, ts(spec.created), None).expect("signing");
+                r.signoffs_mut().push(s);
+            }
+            r
+        };
+        // (case, signed for, the policy's id, earlier policy's id, verifies, under version)
+        type Row<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<Option<&'a str>>,
+            bool,
+            Option<u64>,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "signed for prod, verified in prod",
+                Some(prod),
+                Some(prod),
+                None,
+                true,
+                None,
+            ),
+            (
+                "replayed from staging into prod",
+                Some(staging),
+                Some(prod),
+                None,
+                false,
+                None,
+            ),
+            ("no id anywhere: as before", None, None, None, true, None),
+            (
+                "signed with an id, the policy has none",
+                Some(prod),
+                None,
+                None,
+                false,
+                None,
+            ),
+            (
+                "signed before the id was set: verifies under the earlier policy",
+                None,
+                Some(prod),
+                Some(None),
+                true,
+                Some(1),
+            ),
+            (
+                "from staging, with an earlier prod policy without an id",
+                Some(staging),
+                Some(prod),
+                Some(None),
+                false,
+                None,
+            ),
+        ];
+        for (name, signed_for, id, earlier, verifies, under) in rows {
+            let policy = with_id(2, id);
+            let earlier: Vec<Policy> = earlier.map(|e| with_id(1, e)).into_iter().collect();
+            let r = signed_in(signed_for);
+            let (check, version) =
+                check_with_history(&policy, &earlier, &r, &GrantIndex::default());
+            assert_eq!(
+                check.state() == State::Approved,
+                verifies,
+                "{name}: {:?}",
+                check.problems
+            );
+            if !verifies {
+                assert!(
+                    check.problems.iter().any(|p| p.code() == "bad-signature"),
+                    "{name}: {:?}",
+                    check.problems
+                );
+            }
+            assert_eq!(version, under, "{name}");
+        }
+    }
+
+    #[test]
+    fn symlinks_and_submodules_are_refused_above_governed_paths() {
+        let team = Team::new();
+        let text = team.policy_text(1).replace(
+            "rules:\n",
+            "rules:\n  - { paths: [\"infra/prod/**\"], min_risk: SERVICE_RESTART }\n",
+        );
+        let policy = yaml::parse_policy(&text).expect("the policy parses");
+        let oid = gix::ObjectId::null(gix::hash::Kind::Sha1);
+        // (path, kind, refused as a symlink)
+        let rows = [
+            ("infra", EntryKind::Symlink, true),
+            ("infra/prod", EntryKind::Symlink, true),
+            ("Infra", EntryKind::Submodule, true),
+            ("in\u{200B}fra/prod", EntryKind::Submodule, true),
+            ("ops", EntryKind::Symlink, true),
+            ("deploy", EntryKind::Symlink, true),
+            ("infra", EntryKind::File, false),
+            ("infra/dev", EntryKind::Symlink, false),
+            ("tools/bin", EntryKind::Symlink, false),
+        ];
+        for (path, kind, refused) in rows {
+            let c = Change {
+                path: path.to_string(),
+                kind: ChangeKind::Added,
+                old: None,
+                new: Some((oid, kind)),
+            };
+            let mut report = Report::default();
+            check_path(&policy, &c, &mut report);
+            let found = report.findings.iter().any(|f| f.code == "symlink");
+            assert_eq!(found, refused, "{path} {kind:?}: {:#?}", report);
         }
     }
 

@@ -2,7 +2,32 @@
 //! human-only paths and the policy file)? Plain data in, a verdict out: no reading, no clock.
 
 use super::candidate::Candidate;
-use crate::model::{RecordId, RiskClass};
+use crate::model::policy::Policy;
+use crate::model::record::Record;
+use crate::model::{RecordId, RiskClass, Role, SignerName};
+
+/// The signer who made `closer` (an outcome, or a rollback operation): its requester signoff's.
+pub fn closer_of(closer: &Record) -> Option<&SignerName> {
+    closer
+        .signoffs()
+        .iter()
+        .find(|s| s.role == Role::Requester)
+        .map(|s| &s.by)
+}
+
+/// Whether `who` may close operation `op` or roll it back: its requester, one of its approvers,
+/// or a human signer of the policy. Automation without a part in the operation may not.
+pub fn may_close_as(policy: &Policy, op: &Record, who: &SignerName) -> bool {
+    op.signoffs()
+        .iter()
+        .any(|s| &s.by == who && matches!(s.role, Role::Requester | Role::Approver))
+        || policy.signer(who).is_some_and(|e| e.is_human())
+}
+
+/// Whether the record `closer` (an outcome naming `op`) was made by someone who may close `op`.
+pub fn may_close(policy: &Policy, op: &Record, closer: &Record) -> bool {
+    closer_of(closer).is_some_and(|who| may_close_as(policy, op, who))
+}
 
 /// What the policy asks of one governed path: the rules that match it, folded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -292,6 +317,44 @@ mod tests {
                 (want, got) => panic!("{}: wanted {want:?}, got {got:?}", row.name),
             }
         }
+    }
+
+    #[test]
+    fn who_may_close_an_operation() {
+        use crate::verify::coverage::fixtures::{OpSpec, Team, outcome};
+        let team = Team::new();
+        let policy = team.policy();
+        let spec = OpSpec::new("OPS-2026-01-27-001", "SERVICE_RESTART", "\"deploy/\"");
+        let by_alice = team.approved(&spec, "alice", &["bob"]);
+        let by_bot = team.approved(&spec, "bot", &["alice"]);
+        // (case, the operation, who closes, allowed)
+        let rows = [
+            ("its requester", &by_alice, "alice", true),
+            ("its approver", &by_alice, "bob", true),
+            ("another human", &by_alice, "carol", true),
+            ("automation with no part in it", &by_alice, "bot", false),
+            ("automation that requested it", &by_bot, "bot", true),
+            ("an unknown signer", &by_alice, "mallory", false),
+        ];
+        for (name, op, who, allowed) in rows {
+            let who: SignerName = who.parse().expect("a name");
+            assert_eq!(may_close_as(&policy, op, &who), allowed, "{name}");
+        }
+        // An outcome record is judged by its requester signoff.
+        let out = outcome(&team, "OPS-2026-01-27-001");
+        assert!(may_close(&policy, &by_alice, &out));
+        let mut by_bot_out = out.clone();
+        by_bot_out.signoffs_mut().clear();
+        team.sign(
+            &mut by_bot_out,
+            "bot",
+            Role::Requester,
+            "2026-01-27T09:30:00Z",
+            None,
+        );
+        assert!(!may_close(&policy, &by_alice, &by_bot_out));
+        by_bot_out.signoffs_mut().clear();
+        assert!(!may_close(&policy, &by_alice, &by_bot_out), "unsigned");
     }
 
     #[test]

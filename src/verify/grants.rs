@@ -34,8 +34,11 @@ pub struct GrantIndex {
     pub grants: BTreeMap<RecordId, GrantInfo>,
     /// (what is revoked: a grant id or a signer name, when, by which record)
     pub revocations: Vec<(String, Timestamp, RecordId)>,
-    /// (when, true for a halt and false for a resume, record, reason)
+    /// (when, true for a halt and false for a resume, record, reason), in ledger order.
     pub halts: Vec<(Timestamp, bool, RecordId, Option<String>)>,
+    /// The halt each resume names (`resumes:`), by resume id; a resume not here lifts every halt
+    /// before it in ledger order.
+    pub resumes: BTreeMap<RecordId, RecordId>,
 }
 
 /// The time a record claims to take effect: its (first) requester signoff's, valid or not.
@@ -96,35 +99,50 @@ impl GrantIndex {
                 Record::Resume(h) => {
                     if let Some((at, _)) = effective_at(policy, r) {
                         idx.halts.push((at, false, h.resume_id, h.reason.clone()));
+                        if let Some(halt) = h.resumes {
+                            idx.resumes.insert(h.resume_id, halt);
+                        }
                     }
                 }
                 _ => {}
             }
         }
-        // Halts and resumes apply in time order; within one second, in ledger order (the sort is
-        // stable), so a resume written after a halt lifts it, as the person resuming expects.
-        idx.halts.sort_by_key(|(at, _, _, _)| *at);
+        // Halts and resumes apply in ledger order, never by the times they claim: a resume
+        // dated a little ahead (inside the allowed clock skew) must not sort after a later halt
+        // and lift it.
         idx
     }
 
-    /// The halt in force with every halt and resume of the ledger applied, whatever times they
-    /// claim: what a verifier judging a new change sees.
-    pub fn halted_now(&self) -> Option<(RecordId, Option<String>)> {
-        self.halts
-            .last()
-            .and_then(|(_, halt, id, reason)| halt.then(|| (*id, reason.clone())))
+    /// The halts in force after applying, in ledger order, the halts and resumes that `count`
+    /// accepts: a resume lifts the halt it names, or, naming none, every halt before it.
+    fn in_force(&self, count: impl Fn(Timestamp) -> bool) -> Option<(RecordId, Option<String>)> {
+        let mut active: Vec<(RecordId, Option<String>)> = Vec::new();
+        for (at, halt, id, reason) in &self.halts {
+            if !count(*at) {
+                continue;
+            }
+            if *halt {
+                active.push((*id, reason.clone()));
+            } else {
+                match self.resumes.get(id) {
+                    Some(named) => active.retain(|(h, _)| h != named),
+                    None => active.clear(),
+                }
+            }
+        }
+        active.pop()
     }
 
-    /// The halt in force at `t` by the times halts and resumes claim (history), if any.
+    /// The halt in force with every halt and resume of the ledger applied, whatever times they
+    /// claim: what a verifier judging a new change sees. With several, the latest in the ledger.
+    pub fn halted_now(&self) -> Option<(RecordId, Option<String>)> {
+        self.in_force(|_| true)
+    }
+
+    /// The halt in force at `t` (history): the halts and resumes claiming a time up to `t`,
+    /// applied in ledger order.
     pub fn halted_at(&self, t: Timestamp) -> Option<(RecordId, Option<String>)> {
-        let mut state = None;
-        for (at, halt, id, reason) in &self.halts {
-            if *at > t {
-                break;
-            }
-            state = halt.then(|| (*id, reason.clone()));
-        }
-        state
+        self.in_force(|at| at <= t)
     }
 
     /// Whether grant `id` is live at `t` (see the module docs), with the reason when it is not.
@@ -373,6 +391,103 @@ mod binding {
         assert!(
             idx.halted_now().is_some(),
             "a rotated-away signer's halt was lifted"
+        );
+    }
+}
+
+#[cfg(test)]
+mod halt_order {
+    use super::*;
+    use crate::model::Role;
+    use crate::model::yaml::parse_record;
+    use crate::verify::coverage::fixtures::{Team, id, ts};
+
+    /// A halt or resume (`resumes` names the halt it lifts) signed by alice at `at`.
+    fn event(team: &Team, text: &str, at: &str) -> Record {
+        let mut r = parse_record(text, 1).expect("the test record parses");
+        team.sign(&mut r, "alice", Role::Requester, at, None);
+        r
+    }
+
+    #[test]
+    fn halts_and_resumes_apply_in_ledger_order_and_a_resume_lifts_the_halt_it_names() {
+        let team = Team::new();
+        let policy = team.policy();
+        let h1 = event(
+            &team,
+            "record: halt\nhalt_id: HALT-2026-01-27-001\n",
+            "2026-01-27T10:00:00Z",
+        );
+        let h2 = event(
+            &team,
+            "record: halt\nhalt_id: HALT-2026-01-27-002\n",
+            "2026-01-27T10:01:00Z",
+        );
+        // Dated inside the skew ahead of the second halt, written before it.
+        let r1_named = event(
+            &team,
+            "record: resume\nresume_id: RESUME-2026-01-27-001\nresumes: HALT-2026-01-27-001\n",
+            "2026-01-27T10:04:00Z",
+        );
+        let r1_unnamed = event(
+            &team,
+            "record: resume\nresume_id: RESUME-2026-01-27-001\n",
+            "2026-01-27T10:04:00Z",
+        );
+        let r2_named = event(
+            &team,
+            "record: resume\nresume_id: RESUME-2026-01-27-002\nresumes: HALT-2026-01-27-002\n",
+            "2026-01-27T10:05:00Z",
+        );
+        // (case, ledger, halted now, halted at 10:10)
+        type Row<'a> = (&'a str, Vec<&'a Record>, Option<&'a str>, Option<&'a str>);
+        let rows: Vec<Row> = vec![
+            (
+                "a resume dated ahead does not lift a later halt",
+                vec![&h1, &r1_named, &h2],
+                Some("HALT-2026-01-27-002"),
+                Some("HALT-2026-01-27-002"),
+            ),
+            (
+                "nor does an old resume naming no halt",
+                vec![&h1, &r1_unnamed, &h2],
+                Some("HALT-2026-01-27-002"),
+                Some("HALT-2026-01-27-002"),
+            ),
+            (
+                "a resume naming the second halt leaves the first in force",
+                vec![&h1, &h2, &r2_named],
+                Some("HALT-2026-01-27-001"),
+                Some("HALT-2026-01-27-001"),
+            ),
+            (
+                "a resume naming no halt lifts every halt before it",
+                vec![&h1, &h2, &r1_unnamed],
+                None,
+                None,
+            ),
+            (
+                "each halt lifted by its own resume",
+                vec![&h1, &r1_named, &h2, &r2_named],
+                None,
+                None,
+            ),
+        ];
+        for (name, ledger, now, at) in rows {
+            let idx = GrantIndex::build(&policy, ledger.iter().copied());
+            assert_eq!(idx.halted_now().map(|(h, _)| h), now.map(id), "{name}: now");
+            assert_eq!(
+                idx.halted_at(ts("2026-01-27T10:10:00Z")).map(|(h, _)| h),
+                at.map(id),
+                "{name}: at 10:10"
+            );
+        }
+        // History still follows the claimed times: before the first halt, nothing was halted.
+        let idx = GrantIndex::build(&policy, [&h1, &r1_named, &h2]);
+        assert_eq!(idx.halted_at(ts("2026-01-27T09:59:59Z")), None);
+        assert_eq!(
+            idx.halted_at(ts("2026-01-27T10:00:30Z")).map(|(h, _)| h),
+            Some(id("HALT-2026-01-27-001"))
         );
     }
 }

@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::coverage::{ChangeContext, MAX_CLOCK_SKEW_SECS, check_on_side};
+use super::decision::{closer_of, may_close};
 use super::records::{State, check_record};
 use super::{Finding, Report};
 use crate::model::policy::Policy;
 use crate::model::record::Record;
-use crate::model::{Kind, RecordId, yaml};
+use crate::model::{Kind, RecordId, Timestamp, yaml};
 use crate::store::diff::Change;
-use crate::store::ledger::{LedgerFile, month_of};
+use crate::store::ledger::{LedgerFile, month_of, month_path};
 use crate::store::snapshot::Side;
 use crate::store::{self};
 
@@ -32,6 +33,52 @@ pub(crate) fn load_file(
         .map(|text| LedgerFile::parse(path, text).map_err(|e| e.to_string()));
     cache.insert(path.to_string(), v.clone());
     Ok(v)
+}
+
+/// Why the date in `r`'s id cannot be right, if it cannot: it must be `created_at`'s UTC date
+/// (within the clock skew either way) when the record has one, and never after the verifier's
+/// clock `now` (with the skew). An id dated years ahead or behind would file the record where
+/// readers looking by month do not look.
+pub fn id_date_problem(r: &Record, now: Timestamp) -> Option<String> {
+    let day = r.id().date();
+    let skew = MAX_CLOCK_SKEW_SECS;
+    if let Some(c) = r.created_at()
+        && !id_date_agrees(r.id(), c)
+    {
+        return Some(format!(
+            "its id is dated {day}, but it was created at {c}; an id carries the UTC date it was made"
+        ));
+    }
+    let latest = Timestamp::from_unix(now.unix() + skew).map(|t| t.date());
+    if latest.is_some_and(|l| day > l) {
+        return Some(format!("its id is dated {day}, in the future"));
+    }
+    None
+}
+
+/// Whether `id`'s date is the UTC date of `created_at`, within the clock skew either way.
+pub fn id_date_agrees(id: &RecordId, created_at: Timestamp) -> bool {
+    let (c, skew) = (created_at.unix(), MAX_CLOCK_SKEW_SECS);
+    [c - skew, c, c + skew]
+        .iter()
+        .any(|t| Timestamp::from_unix(*t).is_some_and(|t| t.date() == id.date()))
+}
+
+/// The record `id` in its month file on `side`, if it is there and the file parses.
+pub(crate) fn find_record(
+    side: &dyn Side,
+    cache: &mut Files,
+    id: &RecordId,
+) -> Result<Option<Record>, store::Error> {
+    let path = month_path(&id.month());
+    Ok(match load_file(side, cache, &path)? {
+        Some(Ok(f)) => f
+            .records
+            .iter()
+            .find(|(_, r)| r.id() == id)
+            .map(|(_, r)| r.clone()),
+        _ => None,
+    })
 }
 
 /// What must hold between any earlier and later state of a ledger file: every earlier record is
@@ -247,6 +294,31 @@ pub(crate) fn check_ledger_change(
         if r.kind() == Kind::Operation && check.state() == State::Approved {
             linked.insert(*r.id());
         }
+        if let Record::Outcome(o) = r
+            && let Some(op) = find_record(ctx.new, new_files, &o.operation_id)?
+            && !may_close(policy, &op, r)
+        {
+            let who = closer_of(r).map(|n| n.to_string()).unwrap_or_default();
+            report.push(
+                Finding::error(
+                    "not-allowed",
+                    format!(
+                        "{}: {who} may not close {}: only its requester, its approvers or a human signer may close an operation (it closes nothing)",
+                        r.id(),
+                        o.operation_id
+                    ),
+                )
+                .at(path, Some(span.first_line))
+                .record(*r.id()),
+            );
+        }
+        if let Some(why) = id_date_problem(r, ctx.now) {
+            report.push(
+                Finding::error("id-date", format!("{}: {why}", r.id()))
+                    .at(path, Some(span.first_line))
+                    .record(*r.id()),
+            );
+        }
         // A new record's claimed times are judged against the verifier's clock, and no signoff
         // may claim to predate the record it signs.
         let created = r.created_at();
@@ -310,6 +382,70 @@ mod tests {
             .map(|f| (f.code, f.message))
             .collect();
         (found, kept)
+    }
+
+    #[test]
+    fn an_id_carries_the_date_it_was_made() {
+        let now: Timestamp = "2026-01-27T10:00:00Z".parse().expect("a time");
+        let op = |id: &str, created: Option<&str>| {
+            let mut text = format!(
+                "operation_id: {id}\noperation_name: n\nobjective: o\nrisk_class: READ_ONLY\nblast_radius: b\n\
+                 rollback_strategy: r\nallowed_paths: [\"deploy/\"]\nallowed_services: [web]\n"
+            );
+            if let Some(c) = created {
+                text.push_str(&format!("created_at: {c}\n"));
+            }
+            yaml::parse_record(&text, 1).expect("the test operation parses")
+        };
+        // (case, id, created_at, problem containing)
+        let rows = [
+            (
+                "the same day",
+                "OPS-2026-01-27-001",
+                Some("2026-01-27T09:00:00Z"),
+                None,
+            ),
+            (
+                "a clock a little behind at midnight",
+                "OPS-2026-01-26-001",
+                Some("2026-01-27T00:02:00Z"),
+                None,
+            ),
+            (
+                "dated 2099",
+                "OPS-2099-01-27-001",
+                Some("2026-01-27T09:00:00Z"),
+                Some("its id is dated 2099-01-27, but it was created at 2026-01-27T09:00:00Z"),
+            ),
+            (
+                "dated 2014",
+                "OPS-2014-01-27-001",
+                Some("2026-01-27T09:00:00Z"),
+                Some("its id is dated 2014-01-27"),
+            ),
+            (
+                "dated 2099 with no created_at",
+                "OPS-2099-01-27-001",
+                None,
+                Some("its id is dated 2099-01-27, in the future"),
+            ),
+            (
+                "dated earlier with no created_at",
+                "OPS-2025-12-01-001",
+                None,
+                None,
+            ),
+        ];
+        for (name, id, created, want) in rows {
+            let got = id_date_problem(&op(id, created), now);
+            match want {
+                None => assert_eq!(got, None, "{name}"),
+                Some(text) => assert!(
+                    got.as_deref().is_some_and(|g| g.contains(text)),
+                    "{name}: {got:?}"
+                ),
+            }
+        }
     }
 
     #[test]

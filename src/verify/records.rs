@@ -219,7 +219,9 @@ pub fn check_signoff(
             policy_key,
         });
     }
-    let statement = record.statement(digest, s).to_bytes();
+    let statement = record
+        .statement_in(policy.repository_id.as_deref(), digest, s)
+        .to_bytes();
     crypto::verify(&entry.key, NAMESPACE_LEDGER, &statement, s.sig.as_str()).map_err(|error| {
         Problem::BadSignature {
             by: s.by.clone(),

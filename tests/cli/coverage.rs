@@ -331,7 +331,8 @@ fn an_operation_closed_by_an_outcome_no_longer_covers() {
     });
     let key = git_ops::store::keys::load_keypair(&team.alice.path, || Err(String::new()))
         .expect("alice's key");
-    let signoff = git_ops::crypto::signoff(
+    let signoff = git_ops::crypto::signoff_in(
+        repo.repository_id().as_deref(),
         &outcome,
         &key,
         &SignerName::new("alice").expect("a name"),

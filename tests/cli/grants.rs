@@ -289,7 +289,8 @@ fn forge_grant_signoff(repo: &Repo, key: &Key, signer: &str, id: &str, grant: &s
         Err("test keys have no passphrase".to_string())
     })
     .expect("loading the test key");
-    let s = git_ops::crypto::signoff(
+    let s = git_ops::crypto::signoff_in(
+        repo.repository_id().as_deref(),
         &record,
         &keypair,
         &SignerName::new(signer).unwrap(),

@@ -207,6 +207,13 @@ impl Repo {
         self.git(&["commit", "-q", "-m", message]).ok();
     }
 
+    /// The `repository_id` of the work tree's policy (signoff statements name it), if any.
+    pub fn repository_id(&self) -> Option<String> {
+        git_ops::model::yaml::parse_policy(&self.read("ops/policy.yaml"))
+            .expect("the policy parses")
+            .repository_id
+    }
+
     /// Declares an operation as the owner of `key` and returns its id (the only stdout line).
     pub fn declare(&self, key: &Key, name: &str, risk_class: &str) -> String {
         let out = self.ops(key, &new_args(name, risk_class)).ok();
@@ -329,9 +336,17 @@ impl Repo {
         })
         .expect("loading the test key");
         let name = SignerName::new(signer).expect("a valid signer name");
-        let signoff =
-            git_ops::crypto::signoff(&record, &keypair, &name, Role::Requester, signed_at, None)
-                .expect("signing");
+        let repo_id = self.repository_id();
+        let signoff = git_ops::crypto::signoff_in(
+            repo_id.as_deref(),
+            &record,
+            &keypair,
+            &name,
+            Role::Requester,
+            signed_at,
+            None,
+        )
+        .expect("signing");
         record.signoffs_mut().push(signoff);
         let mut rewritten = text[..span.bytes.start].to_string();
         rewritten.push_str(&yaml::render_record(&record));

@@ -730,7 +730,7 @@ fn record_schema_matches_the_types() {
     check_def::<record::Resume>(
         &s,
         "/$defs/resume",
-        &json!({"record": "resume", "resume_id": "RESUME-2026-01-27-001", "created_at": T,
+        &json!({"record": "resume", "resume_id": "RESUME-2026-01-27-001", "resumes": "HALT-2026-01-27-001", "created_at": T,
                 "reason": "r", "signoffs": [full_signoff()]}),
     );
     check_def::<record::Signoff>(&s, "/$defs/signoff", &full_signoff());
@@ -778,7 +778,8 @@ fn policy_schema_matches_the_types() {
     let signer = json!({"key": alice.trim(), "roles": ["human", "approver"]});
     let risk = json!({"approvals": 0, "self_approval": true});
     let full = json!({
-        "format": 1, "version": 3, "signers": {"alice": signer},
+        "format": 1, "version": 3, "repository_id": "0123456789abcdef0123456789abcdef",
+        "signers": {"alice": signer},
         "risk_classes": {"READ_ONLY": risk, "LOW_RISK_CONFIG": risk,
                          "SERVICE_RESTART": risk, "FILESYSTEM_WRITE": risk},
         "rules": [rule], "immutable": ["ops/lkg/**"],

@@ -225,7 +225,10 @@ fn verify_range_and_history_note_what_they_checked() {
     );
     // The harness dates every commit 2026-01-15, before the signoffs were made: judged as
     // history, at each commit's own time, the signoffs are in the future.
+    // The operation's id carries today's date, which is after each commit's own time too.
     known.push((ledger_file_of(&id), "<LEDGER>"));
+    let id_date = format!("dated {}, in the future", &id[4..14]);
+    known.push((id_date, "dated <DATE>, in the future"));
     let out = repo.ops_keyless(&["verify", "--history", "--format", "github"]);
     transcript(
         &out,
@@ -233,9 +236,10 @@ fn verify_range_and_history_note_what_they_checked() {
         1,
         "::notice::checked the ledger history of 2 commits\n\
          ::notice::trust root: <ROOT> (the first commit that added the policy; pin it with --trust-root or git config ops.trustRoot)\n\
+         ::error file=<LEDGER>,line=1,title=git-ops id-date::[<HEAD>] <OPS>: its id is dated <DATE>, in the future\n\
          ::error file=<LEDGER>,line=1,title=git-ops future-signoff::[<HEAD>] <OPS>: signoff by alice is dated <TIME>, in the future\n\
          ::error file=<LEDGER>,line=1,title=git-ops future-signoff::[<HEAD>] <OPS>: signoff by bob is dated <TIME>, in the future\n\
-         git-ops verify: FAILED with 2 errors\n",
+         git-ops verify: FAILED with 3 errors\n",
         "",
     );
 }
