@@ -27,7 +27,11 @@ pub struct Args {
 #[derive(clap::Args, Debug)]
 pub struct TagArgs {
     /// The approved operation to tag.
-    pub id: RecordId,
+    #[arg(required_unless_present = "missing", conflicts_with = "missing")]
+    pub id: Option<RecordId>,
+    /// Tag every approved operation that has no tag yet (a write that ended before its tag).
+    #[arg(long)]
+    pub missing: bool,
     #[arg(long)]
     pub key: Option<PathBuf>,
 }
@@ -57,9 +61,22 @@ pub fn print_tag(id: &RecordId, tag: &TagOutcome, signer: &SignerName) {
 pub fn run_tag(ctx: &Ctx, args: TagArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
     let me = signer(&ws, args.key.as_deref())?;
-    match ws.tag(&me, &args.id)? {
+    let Some(id) = args.id else {
+        let done = ws.tag_missing_of(&me, false);
+        if done.is_empty() {
+            writeln!(std::io::stdout(), "no approved operation lacks its tag")?;
+        }
+        for (id, outcome) in &done {
+            print_tag(id, outcome, &me.name);
+        }
+        let failed = done
+            .iter()
+            .any(|(_, o)| matches!(o, TagOutcome::Failed(_) | TagOutcome::HumanOnly));
+        return Ok(if failed { 1 } else { 0 });
+    };
+    match ws.tag(&me, &id)? {
         TagOutcome::Exists(name) => writeln!(std::io::stdout(), "{} exists already", line(&name))?,
-        other => print_tag(&args.id, &other, &me.name),
+        other => print_tag(&id, &other, &me.name),
     }
     Ok(0)
 }

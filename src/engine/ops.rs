@@ -782,11 +782,17 @@ impl Workspace {
     /// a command that ended (killed, or a tag ref lock in the way) after writing the signoff and
     /// before the tag. Run by the next `new` or `sign`; best effort, like tagging itself.
     pub fn tag_missing(&self, me: &Signer) -> Vec<(RecordId, TagOutcome)> {
+        self.tag_missing_of(me, true)
+    }
+
+    /// `git ops tag --missing`: tags every approved operation of the ledger that has no tag yet
+    /// (`only_mine`: only those whose last signoff is the caller's).
+    pub fn tag_missing_of(&self, me: &Signer, only_mine: bool) -> Vec<(RecordId, TagOutcome)> {
         let mut out = Vec::new();
         for r in self.ledger().records() {
             let record = r.value;
             if record.kind() != Kind::Operation
-                || record.signoffs().last().is_none_or(|s| s.by != me.name)
+                || (only_mine && record.signoffs().last().is_none_or(|s| s.by != me.name))
                 || tags::tag_exists(self.repo(), &record.id().tag_name()).unwrap_or(true)
             {
                 continue;

@@ -328,3 +328,23 @@ fn a_stale_tag_lock_is_named_and_the_tag_is_made_by_the_next_command() {
     assert!(repo.tag_exists(&tag), "the missing tag was not made");
     repo.verify().ok().says(&["verified"]);
 }
+
+/// A write that ended before its tag leaves an approved operation without one:
+/// `git ops tag --missing` makes every missing tag, and says when there is none to make.
+#[test]
+fn tag_missing_makes_the_tags_writes_left_undone() {
+    let (team, id) = crate::harness::Team::with_approved_operation();
+    let repo = &team.repo;
+    repo.commit_all("Record the approved operation");
+    let tag = id.to_ascii_lowercase();
+    assert!(repo.tag_exists(&tag));
+    repo.git(&["tag", "-d", &tag]).ok();
+    repo.ops(&team.alice, &["tag", "--missing"])
+        .ok()
+        .says(&[&format!("tagged {id} as {tag}")]);
+    assert!(repo.tag_exists(&tag));
+    repo.ops(&team.alice, &["tag", "--missing"])
+        .ok()
+        .says(&["no approved operation lacks its tag"]);
+    repo.ops(&team.alice, &["tag"]).code(2);
+}
