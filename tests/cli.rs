@@ -24,6 +24,8 @@ mod flow;
 mod grants;
 #[path = "cli/harness.rs"]
 mod harness;
+#[path = "cli/hook_managers.rs"]
+mod hook_managers;
 #[path = "cli/http_server.rs"]
 mod http_server;
 #[path = "cli/keys.rs"]

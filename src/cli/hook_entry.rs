@@ -112,8 +112,19 @@ fn verdict(report: &Report) -> u8 {
 
 fn pre_push(ctx: &Ctx, remote: &str) -> Result<u8> {
     let mut repo = ctx.repo()?;
-    let updates = push::parse_pre_push(std::io::stdin().lock())?;
-    let report = check_pre_push(&mut repo, remote, updates, ctx.now())?;
+    let mut updates = push::parse_pre_push(std::io::stdin().lock())?;
+    let mut remote = remote.to_string();
+    // Under the pre-commit framework git's stdin is not passed on: the update is in its
+    // environment instead.
+    if updates.is_empty()
+        && let Some((name, update)) = push::parse_pre_commit_env(|v| std::env::var(v).ok())?
+    {
+        if remote.is_empty() {
+            remote = name;
+        }
+        updates.push(update);
+    }
+    let report = check_pre_push(&mut repo, &remote, updates, ctx.now())?;
     Ok(verdict(&report))
 }
 

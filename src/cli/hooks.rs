@@ -14,8 +14,11 @@ pub enum HooksCmd {
     /// Install the hook shims (client hooks; pre-receive in a bare repository).
     Install {
         /// Replace hooks that are not git-ops's (the old one is kept as NAME.git-ops-backup).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "chain")]
         force: bool,
+        /// Keep hooks that are not git-ops's and run them first (as NAME.git-ops-chained).
+        #[arg(long)]
+        chain: bool,
         /// Install the server-side pre-receive hook even in a non-bare repository.
         #[arg(long)]
         server: bool,
@@ -28,8 +31,17 @@ pub fn run(ctx: &Ctx, cmd: HooksCmd) -> Result<u8> {
     let repo = ctx.repo()?;
     let mut out = stdout();
     match cmd {
-        HooksCmd::Install { force, server } => {
-            for p in hooks::install(&repo, force, server)? {
+        HooksCmd::Install {
+            force,
+            chain,
+            server,
+        } => {
+            let installed = if chain {
+                hooks::install_chained(&repo, server)?
+            } else {
+                hooks::install(&repo, force, server)?
+            };
+            for p in installed {
                 writeln!(out, "installed {}", p.display())?;
             }
             for (key, value) in hooks::harden_server(&repo)? {

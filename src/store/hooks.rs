@@ -1,6 +1,7 @@
 //! The hook shims from `hooks/` in the repository's hooks directory (respecting core.hooksPath).
 //! A hook that is not ours is never overwritten without `force`, and then it is kept beside as
-//! `<name>.git-ops-backup`; uninstalling puts it back.
+//! `<name>.git-ops-backup`; or it is chained ([`install_chained`]): kept as
+//! `<name>.git-ops-chained` and run first by the shim. Uninstalling puts it back.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -23,6 +24,17 @@ pub const SHIMS: [(&str, &str); 6] = [
     ("pre-receive", include_str!("../../hooks/pre-receive")),
     ("update", include_str!("../../hooks/update")),
 ];
+
+/// The suffix of a foreign hook that a chaining shim runs before git-ops.
+pub const CHAINED_SUFFIX: &str = ".git-ops-chained";
+
+/// What to do with a hook that is not git-ops's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Foreign {
+    Refuse,
+    Replace,
+    Chain,
+}
 
 const CLIENT: [&str; 4] = ["pre-commit", "prepare-commit-msg", "commit-msg", "pre-push"];
 const SERVER: [&str; 1] = ["pre-receive"];
@@ -58,7 +70,7 @@ impl HooksError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             HooksError::Foreign(_) => Some(
-                "chain it yourself (call `git-ops hook NAME \"$@\"` from it), or pass --force to replace it (it is kept as NAME.git-ops-backup)",
+                "pass --chain to run it before git-ops (it is kept as NAME.git-ops-chained), or --force to replace it (it is kept as NAME.git-ops-backup)",
             ),
             HooksError::Store(_) => None,
         }
@@ -91,6 +103,22 @@ fn is_ours(path: &std::path::Path) -> Option<bool> {
 /// `server`). Every hook is checked before any is written, so a refusal changes nothing.
 /// Returns the paths written.
 pub fn install(repo: &Repo, force: bool, server: bool) -> Result<Vec<PathBuf>, HooksError> {
+    let foreign = if force {
+        Foreign::Replace
+    } else {
+        Foreign::Refuse
+    };
+    install_with(repo, foreign, server)
+}
+
+/// Installs the shims like [`install`], keeping every hook that is not git-ops's as
+/// `NAME.git-ops-chained`: the shim runs it first (with the same arguments and input) and then
+/// git-ops, and fails when either fails.
+pub fn install_chained(repo: &Repo, server: bool) -> Result<Vec<PathBuf>, HooksError> {
+    install_with(repo, Foreign::Chain, server)
+}
+
+fn install_with(repo: &Repo, foreign: Foreign, server: bool) -> Result<Vec<PathBuf>, HooksError> {
     let dir = hooks_dir(repo);
     let names: Vec<&str> = if repo.is_bare() {
         SERVER.to_vec()
@@ -99,7 +127,7 @@ pub fn install(repo: &Repo, force: bool, server: bool) -> Result<Vec<PathBuf>, H
     } else {
         CLIENT.to_vec()
     };
-    if !force
+    if foreign == Foreign::Refuse
         && let Some(path) = names
             .iter()
             .map(|name| dir.join(name))
@@ -110,21 +138,57 @@ pub fn install(repo: &Repo, force: bool, server: bool) -> Result<Vec<PathBuf>, H
     let mut done = Vec::new();
     for name in names {
         let path = dir.join(name);
+        let chained = dir.join(format!("{name}{CHAINED_SUFFIX}"));
         if is_ours(&path) == Some(false) {
-            let backup = dir.join(format!("{name}.git-ops-backup"));
-            fs::rename(&path, &backup).map_err(|e| Error::io(&path, e))?;
+            let keep = match foreign {
+                Foreign::Chain => chained.clone(),
+                _ => dir.join(format!("{name}.git-ops-backup")),
+            };
+            fs::rename(&path, &keep).map_err(|e| Error::io(&path, e))?;
         }
         let shim = SHIMS
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, t)| *t)
             .expect("every hook has a shim");
-        fsutil::write_atomic(&path, shim.as_bytes(), Some(0o755))?;
+        // A hook chained by an earlier install stays chained.
+        let text = if chained.exists() {
+            chain_shim(name, shim)
+        } else {
+            shim.to_string()
+        };
+        fsutil::write_atomic(&path, text.as_bytes(), Some(0o755))?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
             .map_err(|e| Error::io(&path, e))?;
         done.push(path);
     }
     Ok(done)
+}
+
+/// The shim of `name` that first runs the chained hook (when it is executable, as git would),
+/// failing with its status, then git-ops. The hooks that read input (pre-push, pre-receive)
+/// get it from a copy, so both read all of it.
+pub fn chain_shim(name: &str, shim: &str) -> String {
+    let reads_input = matches!(name, "pre-push" | "pre-receive");
+    let input = if reads_input { " <\"$input\"" } else { "" };
+    let mut text = String::from("#!/bin/sh\n");
+    text.push_str(&format!(
+        "# Chained: the earlier {name} hook, kept as {name}{CHAINED_SUFFIX}, runs first; either failing rejects.\n"
+    ));
+    if reads_input {
+        text.push_str("input=$(mktemp) || exit 1\ntrap 'rm -f \"$input\"' EXIT\ncat >\"$input\"\n");
+    }
+    text.push_str(&format!(
+        "chained=\"$(dirname \"$0\")/{name}{CHAINED_SUFFIX}\"\n\
+         if [ -x \"$chained\" ]; then \"$chained\" \"$@\"{input} || exit $?; fi\n"
+    ));
+    for line in shim.lines().skip(1) {
+        match line.strip_prefix("exec ") {
+            Some(call) => text.push_str(&format!("{call}{input}\n")),
+            None => text.push_str(&format!("{line}\n")),
+        }
+    }
+    text
 }
 
 /// In a bare repository, turns on the server settings that are not set yet; returns those set.
@@ -163,9 +227,11 @@ pub fn uninstall(repo: &Repo) -> Result<Vec<Removed>, Error> {
         }
         fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
         let backup = dir.join(format!("{name}.git-ops-backup"));
-        let restored = backup.exists();
-        if restored {
-            fs::rename(&backup, &path).map_err(|e| Error::io(&backup, e))?;
+        let chained = dir.join(format!("{name}{CHAINED_SUFFIX}"));
+        let earlier = [backup, chained].into_iter().find(|p| p.exists());
+        let restored = earlier.is_some();
+        if let Some(earlier) = earlier {
+            fs::rename(&earlier, &path).map_err(|e| Error::io(&earlier, e))?;
         }
         removed.push(Removed {
             name,

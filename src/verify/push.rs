@@ -99,6 +99,33 @@ pub fn parse_pre_push(input: impl BufRead) -> Result<Vec<RefUpdate>, ParseError>
     parse_lines(input, RefUpdate::parse_pre_push_line)
 }
 
+/// The ref update the pre-commit framework describes to a pre-push hook in its environment (it
+/// reads git's stdin itself and does not pass it on), with the remote's name: `PRE_COMMIT_TO_REF`
+/// is the local commit, `PRE_COMMIT_FROM_REF` the remote's (unset: a new ref),
+/// `PRE_COMMIT_REMOTE_BRANCH` the remote ref and `PRE_COMMIT_REMOTE_NAME` the remote. `None`
+/// when `PRE_COMMIT_TO_REF` is not set. `var` looks a variable up (`std::env::var(..).ok()`).
+pub fn parse_pre_commit_env(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<(String, RefUpdate)>, ParseError> {
+    let Some(to) = var("PRE_COMMIT_TO_REF").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let old = match var("PRE_COMMIT_FROM_REF").filter(|v| !v.is_empty()) {
+        Some(from) => parse_oid(&from)?,
+        None => None,
+    };
+    let refname = var("PRE_COMMIT_REMOTE_BRANCH")
+        .or_else(|| var("PRE_COMMIT_LOCAL_BRANCH"))
+        .unwrap_or_default();
+    let remote = var("PRE_COMMIT_REMOTE_NAME").unwrap_or_default();
+    let update = RefUpdate {
+        refname,
+        old,
+        new: parse_oid(&to)?,
+    };
+    Ok(Some((remote, update)))
+}
+
 /// Every ref update of pre-receive input (the hook's stdin).
 pub fn parse_pre_receive(input: impl BufRead) -> Result<Vec<RefUpdate>, ParseError> {
     parse_lines(input, RefUpdate::parse_pre_receive_line)
@@ -710,6 +737,45 @@ mod tests {
         let first = t.commit("ops/policy.yaml", POLICY, "policy");
         let second = t.commit("README.md", "hello\n", "readme");
         (t, first, second)
+    }
+
+    #[test]
+    fn the_pre_commit_frameworks_environment_is_a_ref_update() {
+        fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        }
+        let full = [
+            ("PRE_COMMIT_TO_REF", A),
+            ("PRE_COMMIT_FROM_REF", B),
+            ("PRE_COMMIT_REMOTE_BRANCH", "refs/heads/main"),
+            ("PRE_COMMIT_LOCAL_BRANCH", "refs/heads/topic"),
+            ("PRE_COMMIT_REMOTE_NAME", "origin"),
+        ];
+        assert_eq!(
+            parse_pre_commit_env(env(&full)).unwrap(),
+            Some((
+                "origin".to_string(),
+                update("refs/heads/main", Some(oid(B)), Some(oid(A)))
+            ))
+        );
+        // No from-ref: a new ref on the remote.
+        let new_ref = [
+            ("PRE_COMMIT_TO_REF", A),
+            ("PRE_COMMIT_REMOTE_BRANCH", "refs/heads/main"),
+        ];
+        assert_eq!(
+            parse_pre_commit_env(env(&new_ref)).unwrap(),
+            Some((String::new(), update("refs/heads/main", None, Some(oid(A)))))
+        );
+        // Not run by the framework (or nothing to push): no update.
+        let none = [("PRE_COMMIT_REMOTE_NAME", "origin")];
+        assert_eq!(parse_pre_commit_env(env(&none)).unwrap(), None);
+        let bad = [("PRE_COMMIT_TO_REF", "not-a-sha")];
+        assert!(parse_pre_commit_env(env(&bad)).is_err());
     }
 
     #[test]
