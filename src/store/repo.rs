@@ -259,21 +259,11 @@ impl Repo {
 
     /// Commits of the refs under `prefix` (e.g. `refs/remotes/origin/`).
     pub fn ref_commits_under(&self, prefix: &str) -> Result<Vec<ObjectId>> {
-        let refs = self
-            .git
-            .references()
-            .map_err(|e| Error::git("listing references", e))?;
-        let mut out = Vec::new();
-        for r in refs
-            .prefixed(prefix)
-            .map_err(|e| Error::git("listing references", e))?
-        {
-            let mut r = r.map_err(|e| Error::git("reading reference", e))?;
-            if let Ok(c) = r.peel_to_commit() {
-                out.push(c.id);
-            }
-        }
-        Ok(out)
+        Ok(self
+            .named_ref_commits(prefix)?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect())
     }
 
     pub fn has_object(&self, id: ObjectId) -> bool {
