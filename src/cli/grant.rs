@@ -133,7 +133,7 @@ fn create(ctx: &Ctx, a: CreateArgs) -> Result<u8> {
             format!("; another approver runs `git ops sign {}`", record.id())
         }
     );
-    super::sign::print_tag(record.id(), &done.tag, &me.name);
+    super::sign::print_tags(record.id(), &done.tag, &done.caught_up, &me.name);
     Ok(0)
 }
 
@@ -152,6 +152,7 @@ fn revoke(ctx: &Ctx, target: String, reason: Option<String>, key: Option<PathBuf
     let me = signer(&ws, key.as_deref())?;
     let done = ws.revoke(&me, &target, reason)?;
     writeln!(std::io::stdout(), "{}", done.record.id())?;
+    super::sign::print_tags(done.record.id(), &done.tag, &done.caught_up, &me.name);
     eprintln!(
         "revoked {target} ({}): grants to it no longer cover anything",
         done.record.id()

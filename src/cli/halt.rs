@@ -26,6 +26,7 @@ pub fn run_halt(ctx: &Ctx, a: HaltArgs, halt: bool) -> Result<u8> {
     };
     let id = done.record.id();
     writeln!(std::io::stdout(), "{id}")?;
+    super::sign::print_tags(id, &done.tag, &done.caught_up, &me.name);
     if halt {
         eprintln!("HALTED ({id}): every grant is suspended until `git ops resume`");
     } else {

@@ -90,6 +90,6 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         "declared {id} in {}, signed by {} as requester",
         done.file, me.name
     );
-    super::sign::print_tag(done.record.id(), &done.tag, &me.name);
+    super::sign::print_tags(done.record.id(), &done.tag, &done.caught_up, &me.name);
     Ok(0)
 }

@@ -146,7 +146,7 @@ pub fn run_record(ctx: &Ctx, a: RecordArgs) -> Result<u8> {
                 a.outcome.as_str(),
                 r.id().month()
             );
-            super::sign::print_tag(r.id(), &done.tag, &me.name);
+            super::sign::print_tags(r.id(), &done.tag, &done.caught_up, &me.name);
         }
     }
     Ok(0)
@@ -233,6 +233,6 @@ pub fn run_rollback(ctx: &Ctx, a: RollbackArgs) -> Result<u8> {
     };
     writeln!(std::io::stdout(), "{}", done.record.id())?;
     eprintln!("recorded the rollback of {} as {}", a.id, done.record.id());
-    super::sign::print_tag(done.record.id(), &done.tag, &me.name);
+    super::sign::print_tags(done.record.id(), &done.tag, &done.caught_up, &me.name);
     Ok(0)
 }

@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         outcome::signed(&args.id, &me.name, &signed)
     )?;
     if let Signed::Now(n) = &signed {
-        print_tag(&args.id, &n.tag, &me.name);
+        print_tags(&args.id, &n.tag, &n.caught_up, &me.name);
     }
     Ok(0)
 }
@@ -55,6 +55,19 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
 pub fn print_tag(id: &RecordId, tag: &TagOutcome, signer: &SignerName) {
     for l in outcome::tag(id, tag, signer) {
         eprintln!("{l}");
+    }
+}
+
+/// Says what became of a write's tag, and of the earlier tags it caught up on.
+pub fn print_tags(
+    id: &RecordId,
+    tag: &TagOutcome,
+    caught_up: &[(RecordId, TagOutcome)],
+    signer: &SignerName,
+) {
+    print_tag(id, tag, signer);
+    for (earlier, t) in caught_up {
+        print_tag(earlier, t, signer);
     }
 }
 

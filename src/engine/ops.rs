@@ -90,6 +90,8 @@ pub struct NewSignoff {
     pub grant: Option<RecordId>,
     pub judged: Judged,
     pub tag: TagOutcome,
+    /// Tags of the caller's earlier approvals that a write left undone, made now.
+    pub caught_up: Vec<(RecordId, TagOutcome)>,
 }
 
 /// A declaration: the seven mandatory fields of the Ops Governor, and the optional ones.
@@ -155,6 +157,8 @@ pub struct Appended {
     pub file: String,
     pub judged: Judged,
     pub tag: TagOutcome,
+    /// Tags of the caller's earlier approvals that a write left undone, made now.
+    pub caught_up: Vec<(RecordId, TagOutcome)>,
 }
 
 impl Workspace {
@@ -234,12 +238,13 @@ impl Workspace {
     pub fn after_append(&self, me: &Signer, record: Record, file: String) -> Result<Appended> {
         let judged = self.judge(&record, Clock::History)?;
         let tag = self.tag_if_due(me, &record, &judged);
-        self.tag_missing(me);
+        let caught_up = self.tag_missing(me);
         Ok(Appended {
             record,
             file,
             judged,
             tag,
+            caught_up,
         })
     }
 
@@ -309,13 +314,14 @@ impl Workspace {
             drop(tx);
             let judged = self.judge(&updated, Clock::History)?;
             let tag = self.tag_if_due(me, &updated, &judged);
-            self.tag_missing(me);
+            let caught_up = self.tag_missing(me);
             Ok(Signed::Now(Box::new(NewSignoff {
                 record: updated,
                 role,
                 grant,
                 judged,
                 tag,
+                caught_up,
             })))
         })
     }

@@ -323,8 +323,13 @@ fn a_stale_tag_lock_is_named_and_the_tag_is_made_by_the_next_command() {
     ]);
     assert!(!repo.tag_exists(&tag));
     std::fs::remove_file(&lock).expect("clearing the lock");
-    // Bob's next writing command makes the tag his signoff was due.
-    repo.declare(&team.bob, "Rotate logs", "SERVICE_RESTART");
+    // Bob's next writing command makes the tag his signoff was due, and says so.
+    repo.ops(
+        &team.bob,
+        &crate::harness::new_args("Rotate logs", "SERVICE_RESTART"),
+    )
+    .ok()
+    .says(&[&format!("tagged {id} as {tag}")]);
     assert!(repo.tag_exists(&tag), "the missing tag was not made");
     repo.verify().ok().says(&["verified"]);
 }
