@@ -13,7 +13,7 @@ Usage: python3 benches/hooks.py [--files 50000] [--runs 30]   (builds target/rel
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, release_binary, timed
 
 def run(cmd, cwd, env, check=True, stdin=None):
     p = subprocess.run(cmd, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -21,21 +21,13 @@ def run(cmd, cwd, env, check=True, stdin=None):
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode()}")
     return p
 
-def timed(cmd, cwd, env):
-    t = time.perf_counter()
-    p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    dt = (time.perf_counter() - t) * 1000
-    if p.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {p.stderr.decode()}")
-    return dt
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=50000)
     ap.add_argument("--runs", type=int, default=30)
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    exe = os.path.join(ROOT, "target/release/git-ops")
+    exe = release_binary()
     tmp = tempfile.mkdtemp(prefix="git-ops-bench-")
     try:
         bindir = os.path.join(tmp, "bin"); os.makedirs(bindir)

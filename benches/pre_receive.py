@@ -15,7 +15,7 @@ Usage: python3 benches/pre_receive.py [--commits 1000] [--runs 7]   (builds targ
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, release_binary, timed
 
 def run(cmd, cwd, env, stdin=None):
     p = subprocess.run(cmd, cwd=cwd, env=env, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -23,21 +23,13 @@ def run(cmd, cwd, env, stdin=None):
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode()}")
     return p.stdout.decode()
 
-def timed(cmd, cwd, env, stdin=None):
-    t = time.perf_counter()
-    p = subprocess.run(cmd, cwd=cwd, env=env, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    dt = (time.perf_counter() - t) * 1000
-    if p.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {p.stderr.decode()}")
-    return dt
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--commits", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=7)
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    exe = os.path.join(ROOT, "target/release/git-ops")
+    exe = release_binary()
     tmp = tempfile.mkdtemp(prefix="git-ops-bench-")
     try:
         env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1", LANG="C", TZ="UTC",
