@@ -30,7 +30,7 @@ pub struct EvidenceArgs {
     /// Regexes: metrics lines matching any are kept (repeatable).
     #[arg(long, alias = "metrics_grep", num_args = 1..)]
     pub metrics_grep: Vec<String>,
-    /// Read-only redis commands to record, e.g. "HGETALL quantum:portfolio:cluster_state".
+    /// Read-only redis commands to record, e.g. "HGETALL app:health".
     #[arg(long = "redis-cmd", alias = "redis_cmds", alias = "redis-cmds", num_args = 1..)]
     pub redis_cmds: Vec<String>,
     #[arg(long, alias = "redis_url", default_value = evidence::DEFAULT_REDIS_URL)]

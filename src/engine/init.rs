@@ -48,9 +48,9 @@ immutable: ["audit_artifacts/ops_runs/**", "ops/lkg/**"]
 grants: {{ max_hours: 72, break_glass_max_hours: 2 }}
 operations: {{ default_window_hours: 24, require_tags: false, human_only_tags: true }}
 forbidden:
-  - "No trading logic modifications"
-  - "No writes to trading Redis streams"
-  - "No secrets/keys/exchange creds changes"
+  - "No changes outside the operation's allowed paths and services"
+  - "No writes to production data stores, queues or streams"
+  - "No secrets, credentials or key changes"
   - "No firewall/network/user permission changes"
 "#
     )

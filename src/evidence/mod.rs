@@ -60,7 +60,7 @@ pub struct Request<'a> {
     pub metrics_grep: &'a [String],
     /// `redis://[user:password@]host[:port][/db]`.
     pub redis_url: &'a str,
-    /// Read commands such as `HGETALL quantum:portfolio:cluster_state`.
+    /// Read commands such as `HGETALL app:health`.
     pub redis_cmds: &'a [String],
     /// systemd units whose `is-active` state and last journal lines are recorded.
     pub services: &'a [String],

@@ -19,12 +19,14 @@ pub struct PromptInput {
     pub grant: Vec<String>,
 }
 
-/// The seed's NOT ALLOWED list, used when the policy has no `forbidden` entries.
+/// The NOT ALLOWED list used when the policy has no `forbidden` entries: the seed's list made
+/// generic (the seed's own, with its trading streams, is in `ledger/samples/policy.yaml` as an
+/// example of a project-specific list).
 pub const DEFAULT_FORBIDDEN: [&str; 5] = [
-    "No trading logic modifications",
-    "No writes to trading Redis streams: quantum:stream:apply.plan, quantum:stream:trade.intent, quantum:stream:ai.decision",
-    "No secrets/keys/exchange creds changes",
-    "No Grafana DB modifications",
+    "No changes outside the operation's allowed paths and services",
+    "No writes to production data stores, queues or streams",
+    "No secrets, credentials or key changes",
+    "No database schema or dashboard store modifications",
     "No firewall/network/user permission changes",
 ];
 
@@ -178,7 +180,7 @@ mod tests {
             "- /etc/grafana/provisioning",
             "Modify ONLY files under: /etc/grafana/provisioning, /var/lib/grafana/dashboards/quantum",
             "Restart/reload ONLY services: grafana-server",
-            "No writes to trading Redis streams",
+            "No writes to production data stores, queues or streams",
             "[STEP N | UTC timestamp]",
             "STOP and execute the rollback strategy",
             "HALT and ASK",

@@ -1084,11 +1084,11 @@ fn not_allowed(prompt: &str) -> Vec<String> {
         .collect()
 }
 
-const SEED_FORBIDDEN: [&str; 5] = [
-    "- No trading logic modifications",
-    "- No writes to trading Redis streams: quantum:stream:apply.plan, quantum:stream:trade.intent, quantum:stream:ai.decision",
-    "- No secrets/keys/exchange creds changes",
-    "- No Grafana DB modifications",
+const DEFAULT_FORBIDDEN: [&str; 5] = [
+    "- No changes outside the operation's allowed paths and services",
+    "- No writes to production data stores, queues or streams",
+    "- No secrets, credentials or key changes",
+    "- No database schema or dashboard store modifications",
     "- No firewall/network/user permission changes",
 ];
 
@@ -1139,9 +1139,9 @@ fn prompt_fills_every_contract_from_the_arguments_and_the_policy() {
     assert_eq!(
         not_allowed(&p),
         [
-            "- No trading logic modifications",
-            "- No writes to trading Redis streams",
-            "- No secrets/keys/exchange creds changes",
+            "- No changes outside the operation's allowed paths and services",
+            "- No writes to production data stores, queues or streams",
+            "- No secrets, credentials or key changes",
             "- No firewall/network/user permission changes",
             "- No changes to the order router",
         ],
@@ -1167,13 +1167,13 @@ fn prompt_fills_every_contract_from_the_arguments_and_the_policy() {
     let cut = policy.find("forbidden:").expect("a forbidden list");
     repo.write("ops/policy.yaml", &policy[..cut]);
     let p = repo.ops_keyless(&prompt_args(&[])).ok().stdout();
-    assert_eq!(not_allowed(&p), SEED_FORBIDDEN, "\n{p}");
+    assert_eq!(not_allowed(&p), DEFAULT_FORBIDDEN, "\n{p}");
 
     // Outside any repository: the seed's defaults too.
     let p = run(repo.sb.ops_command(&repo.sb.root, None, &prompt_args(&[])))
         .ok()
         .stdout();
-    assert_eq!(not_allowed(&p), SEED_FORBIDDEN, "\n{p}");
+    assert_eq!(not_allowed(&p), DEFAULT_FORBIDDEN, "\n{p}");
     assert!(p.contains("OPERATION_NAME: Fix Grafana provisioning wrappers"));
 }
 
@@ -1234,8 +1234,9 @@ fn prompt_template_override_ledger_snippet_and_grant_bounds() {
         "HOUSE TEMPLATE\nop=Fix Grafana provisioning wrappers\nrisk=LOW_RISK_CONFIG\n\
          paths=/etc/grafana/provisioning, /var/lib/grafana/dashboards/quantum\n\
          services=grafana-server\nforbidden:\n\
-         - No trading logic modifications\n- No writes to trading Redis streams\n\
-         - No secrets/keys/exchange creds changes\n\
+         - No changes outside the operation's allowed paths and services\n\
+         - No writes to production data stores, queues or streams\n\
+         - No secrets, credentials or key changes\n\
          - No firewall/network/user permission changes\n{{UNKNOWN}}\n"
     );
     std::fs::remove_file(repo.path("ops/prompt_template.txt")).unwrap();
