@@ -40,6 +40,8 @@ mod ref_updates;
 mod review;
 #[path = "cli/samples.rs"]
 mod samples;
+#[path = "cli/shell.rs"]
+mod shell;
 #[path = "cli/tamper.rs"]
 mod tamper;
 #[path = "cli/teams.rs"]

@@ -4,6 +4,7 @@
 
 pub mod changelog;
 pub mod common;
+pub mod completions;
 pub mod demo;
 pub mod error;
 pub mod grant;
@@ -105,8 +106,10 @@ pub enum Command {
     MergeDriver(merge::Args),
     /// Give a fresh id to your unpushed records whose id another clone took.
     Renumber(renumber::Args),
-    /// Print or install the man page (what `git ops --help` looks for).
+    /// Print or install the man pages (what `git ops --help` looks for).
     Man(man::Args),
+    /// Shell completions for `git-ops` and `git ops`: bash, zsh or fish.
+    Completions(completions::Args),
     /// Build a throwaway repository and run the whole story with real commands.
     Demo(demo::Args),
 }
@@ -148,6 +151,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Renumber(a) => renumber::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
         Command::Man(a) => man::run(&ctx, a),
+        Command::Completions(a) => completions::run(&ctx, a),
     }
 }
 
