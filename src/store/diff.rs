@@ -128,7 +128,7 @@ impl Repo {
         let c = self
             .git
             .find_commit(commit)
-            .map_err(|e| Error::git(format!("missing commit {commit}"), e))?;
+            .map_err(|e| self.missing_commit(commit, e))?;
         c.tree_id()
             .map(|t| t.detach())
             .map_err(|e| Error::git("reading commit tree", e))

@@ -45,6 +45,14 @@ pub enum Error {
         context: String,
         error: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// A commit the walk needs is not in this clone because the clone is shallow: a
+    /// configuration problem of the checkout (CI's fetch depth), not a fault of the repository.
+    #[error(
+        "commit {commit} is not in this clone: it is a shallow clone, and this check needs the \
+         history. Fetch it (`git fetch --unshallow --tags`; in CI, a checkout with full depth, \
+         e.g. actions/checkout's `fetch-depth: 0` or GitLab's `GIT_DEPTH: 0`)"
+    )]
+    Shallow { commit: String },
     /// A key that cannot be used: missing, readable by others, wrong type, wrong passphrase.
     #[error("{0}")]
     Key(String),

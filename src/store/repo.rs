@@ -172,11 +172,27 @@ pub struct CommitInfo {
 }
 
 impl Repo {
+    /// The error for a commit that cannot be read: [`Error::Shallow`] when the clone is shallow
+    /// (the commit is past its boundary), else git trouble.
+    pub(crate) fn missing_commit(
+        &self,
+        id: ObjectId,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        if self.git.is_shallow().unwrap_or(false) {
+            Error::Shallow {
+                commit: id.to_string(),
+            }
+        } else {
+            Error::git(format!("missing commit {id}"), e)
+        }
+    }
+
     pub fn commit_info(&self, id: ObjectId) -> Result<CommitInfo> {
         let c = self
             .git
             .find_commit(id)
-            .map_err(|e| Error::git(format!("missing commit {id}"), e))?;
+            .map_err(|e| self.missing_commit(id, e))?;
         let parents = c.parent_ids().map(|p| p.detach()).collect();
         let message = c
             .message_raw()

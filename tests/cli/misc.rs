@@ -77,3 +77,29 @@ fn ledger_text_cannot_send_terminal_escapes() {
         .ok();
     assert!(!subject.stdout.contains(&0x1b), "{subject}");
 }
+
+/// A shallow clone (CI's default fetch depth) cannot check history: `verify --history` says so
+/// and how to fetch it, with the configuration exit code, instead of "missing commit".
+#[test]
+fn verify_history_in_a_shallow_clone_names_the_fetch_depth() {
+    let (team, id) = Team::with_approved_operation();
+    let repo = &team.repo;
+    repo.commit_all(&format!("Approve {id}"));
+    let url = format!("file://{}", repo.path("").display());
+    let shallow = repo.sb.root.join("shallow");
+    repo.git(&[
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        &url,
+        &shallow.display().to_string(),
+    ])
+    .ok();
+    let out = run(repo
+        .sb
+        .ops_command(&shallow, None, &["verify", "--history"]))
+    .code(2)
+    .says(&["shallow clone", "git fetch --unshallow", "fetch-depth: 0"]);
+    assert!(!out.text().contains("missing commit"), "{}", out.text());
+}
