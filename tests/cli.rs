@@ -34,6 +34,8 @@ mod keys;
 mod merge;
 #[path = "cli/misc.rs"]
 mod misc;
+#[path = "cli/readme.rs"]
+mod readme;
 #[path = "cli/ref_updates.rs"]
 mod ref_updates;
 #[path = "cli/review.rs"]
