@@ -106,7 +106,11 @@ fn the_readme_first_session_works_for_two_people() {
     assert_eq!(run(log).ok().stdout(), "replicas: 3\n");
     let mut tags = sb.command("git", &server);
     tags.args(["tag", "-l", "ops-*"]);
-    assert_eq!(run(tags).ok().stdout().lines().count(), 1, "Bob's tag is on the server");
+    assert_eq!(
+        run(tags).ok().stdout().lines().count(),
+        1,
+        "Bob's tag is on the server"
+    );
     assert!(
         out.text().contains("Good \"git\" signature for bob"),
         "stock `git tag -v` checked Bob's tag:\n{}",
