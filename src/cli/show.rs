@@ -35,7 +35,7 @@ pub struct ShowArgs {
     #[arg(long)]
     pub by: Option<SignerName>,
     /// With --statement, which of the signer's signoffs (when they signed in two roles).
-    #[arg(long, value_parser = ["requester", "approver"])]
+    #[arg(long, value_parser = ["requester", "approver", "importer"])]
     pub role: Option<String>,
     /// With --statement: print the signature instead of the statement.
     #[arg(long, requires = "statement")]
@@ -52,7 +52,7 @@ pub enum StateFilter {
 #[derive(clap::Args, Debug)]
 pub struct ListArgs {
     /// Only records of this kind.
-    #[arg(long, value_parser = ["operation", "outcome", "grant", "revocation", "halt", "resume"])]
+    #[arg(long, value_parser = ["operation", "outcome", "grant", "revocation", "halt", "resume", "import"])]
     pub kind: Option<String>,
     /// Only records in this state.
     #[arg(long, value_enum)]
@@ -71,12 +71,10 @@ pub fn run_show(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     let mut out = stdout();
     if args.statement {
         let by = args.by.expect("clap requires --by");
-        let role = args.role.as_deref().map(|r| {
-            if r == "requester" {
-                Role::Requester
-            } else {
-                Role::Approver
-            }
+        let role = args.role.as_deref().map(|r| match r {
+            "requester" => Role::Requester,
+            "importer" => Role::Importer,
+            _ => Role::Approver,
         });
         let mut matching = record
             .signoffs()
@@ -192,5 +190,14 @@ fn title(r: &git_ops::model::Record) -> String {
         R::Revocation(v) => format!("revokes {}", v.revokes),
         R::Halt(h) => format!("halt: {}", h.reason.as_deref().unwrap_or("")),
         R::Resume(h) => format!("resume: {}", h.reason.as_deref().unwrap_or("")),
+        R::Import(i) => format!(
+            "imported from {}:{}: {}",
+            i.source.file,
+            i.source.line,
+            i.entry
+                .get("operation_name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+        ),
     }
 }

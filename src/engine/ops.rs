@@ -824,5 +824,6 @@ fn set_id(record: &mut Record, id: RecordId) {
         Record::Revocation(r) => r.revocation_id = id,
         Record::Halt(r) => r.halt_id = id,
         Record::Resume(r) => r.resume_id = id,
+        Record::Import(r) => r.operation_id = id,
     }
 }

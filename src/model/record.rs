@@ -22,16 +22,20 @@ pub enum Kind {
     Revocation,
     Halt,
     Resume,
+    /// An entry brought in from a ledger kept before git-ops (docs/IMPORT.md): kept for the
+    /// record, never an approval.
+    Import,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Operation,
         Kind::Outcome,
         Kind::Grant,
         Kind::Revocation,
         Kind::Halt,
         Kind::Resume,
+        Kind::Import,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,7 @@ impl Kind {
             Kind::Revocation => "revocation",
             Kind::Halt => "halt",
             Kind::Resume => "resume",
+            Kind::Import => "import",
         }
     }
 
@@ -57,6 +62,8 @@ impl Kind {
             Kind::Revocation => IdKind::Revocation,
             Kind::Halt => IdKind::Halt,
             Kind::Resume => IdKind::Resume,
+            // An imported entry keeps the operation id it had.
+            Kind::Import => IdKind::Operation,
         }
     }
 
@@ -69,6 +76,7 @@ impl Kind {
             Kind::Revocation => "revocation_id",
             Kind::Halt => "halt_id",
             Kind::Resume => "resume_id",
+            Kind::Import => "operation_id",
         }
     }
 }
@@ -84,6 +92,9 @@ impl fmt::Display for Kind {
 pub enum Role {
     Requester,
     Approver,
+    /// The person who imported an entry from an earlier ledger: attests where it came from,
+    /// never approves it.
+    Importer,
 }
 
 impl Role {
@@ -91,6 +102,7 @@ impl Role {
         match self {
             Role::Requester => "requester",
             Role::Approver => "approver",
+            Role::Importer => "importer",
         }
     }
 }
@@ -373,6 +385,41 @@ pub struct Resume {
     pub signoffs: Vec<Signoff>,
 }
 
+/// Where an imported entry was read (docs/IMPORT.md).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSource {
+    /// Repository-relative path of the file it was read from.
+    pub file: String,
+    /// First line of the entry in that file (1-based).
+    pub line: u64,
+    /// HEAD when it was imported (None in a repository without commits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Hex SHA-256 of the entry's text as read, so anyone can find it again.
+    pub sha256: String,
+}
+
+/// An entry of a ledger kept before git-ops (the seeds' `docs/OPS_CHANGELOG.md` blocks or flat
+/// `ops/ledger` entries), kept field for field under the id it had. Its `approved_by` and
+/// `requested_by` are what the old ledger claimed: nobody's signature backs them, so an import
+/// record is never an operation for coverage, whatever its entry says. The one signoff is the
+/// importer's (role `importer`), attesting where the entry came from.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Imported {
+    pub record: Kind,
+    pub operation_id: RecordId,
+    pub imported_by: SignerName,
+    pub imported_at: Timestamp,
+    pub source: ImportSource,
+    /// The entry as read. Numbers that signed data cannot hold (fractions, beyond 2^53) are kept
+    /// as text.
+    pub entry: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub signoffs: Vec<Signoff>,
+}
+
 #[derive(Clone, PartialEq, Debug)]
 #[allow(clippy::large_enum_variant)] // records are few and short-lived; boxing would only add noise
 pub enum Record {
@@ -382,6 +429,7 @@ pub enum Record {
     Revocation(Revocation),
     Halt(Halt),
     Resume(Resume),
+    Import(Imported),
 }
 
 macro_rules! each {
@@ -393,6 +441,7 @@ macro_rules! each {
             Record::Revocation($r) => $e,
             Record::Halt($r) => $e,
             Record::Resume($r) => $e,
+            Record::Import($r) => $e,
         }
     };
 }
@@ -410,6 +459,7 @@ impl Record {
             Record::Revocation(r) => &r.revocation_id,
             Record::Halt(r) => &r.halt_id,
             Record::Resume(r) => &r.resume_id,
+            Record::Import(r) => &r.operation_id,
         }
     }
 
@@ -430,7 +480,16 @@ impl Record {
 
     /// When the record says it was made, if it says.
     pub fn created_at(&self) -> Option<Timestamp> {
-        each!(self, r => r.created_at)
+        match self {
+            Record::Operation(r) => r.created_at,
+            Record::Outcome(r) => r.created_at,
+            Record::Grant(r) => r.created_at,
+            Record::Revocation(r) => r.created_at,
+            Record::Halt(r) => r.created_at,
+            Record::Resume(r) => r.created_at,
+            // Imported today under the id it had then: its id's date is not the import's.
+            Record::Import(_) => None,
+        }
     }
 
     /// The record as a JSON object, signoffs included.
@@ -557,8 +616,29 @@ impl Record {
                 }
             }
             Record::Halt(_) => {}
+            Record::Import(i) => {
+                match i.entry.get("operation_id").and_then(|v| v.as_str()) {
+                    Some(e) if e.parse::<RecordId>().ok().as_ref() == Some(id) => {}
+                    _ => {
+                        return Err(Error::Schema(format!(
+                            "{id}: the imported entry's operation_id must be {id}"
+                        )));
+                    }
+                }
+                if i.signoffs.iter().any(|s| s.role != Role::Importer) {
+                    return Err(Error::Schema(format!(
+                        "{id}: an imported entry is signed by its importer only (role importer); it cannot be approved"
+                    )));
+                }
+            }
         }
         for s in self.signoffs() {
+            if s.role == Role::Importer && self.kind() != Kind::Import {
+                return Err(Error::Schema(format!(
+                    "{id}: signoff by {} has role importer, which only imported entries have",
+                    s.by
+                )));
+            }
             if let Some(g) = &s.grant
                 && g.kind() != IdKind::Grant
             {

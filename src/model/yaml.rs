@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::policy::Policy;
-use super::record::{Grant, Halt, Kind, Operation, Outcome, Record, Resume, Revocation};
+use super::record::{Grant, Halt, Imported, Kind, Operation, Outcome, Record, Resume, Revocation};
 
 /// A YAML error with its place in the whole file (1-based), when known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -175,6 +175,35 @@ pub fn split_documents(text: &str) -> Vec<DocSpan> {
 struct Peek {
     #[serde(default)]
     record: Option<String>,
+    #[serde(default)]
+    approved_by: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    approval_timestamp: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    signoffs: Option<serde::de::IgnoredAny>,
+}
+
+/// The message for a flat entry of the seeds' own ledger format found where signed records
+/// belong.
+pub const SEED_FORMAT_MESSAGE: &str = "a seed-format entry (approved_by / approval_timestamp, no signoffs):      its approvals are claims nobody signed, so git-ops does not read it as a record;      run `git ops import` to keep it as an imported entry";
+
+/// A YAML mapping of anything (an entry of an earlier ledger, read for `git ops import`), with
+/// the same refusals as records: tags, duplicate keys, aliases beyond the budget.
+pub fn parse_mapping(
+    text: &str,
+    first_line: u64,
+) -> Result<serde_json::Map<String, serde_json::Value>, YamlError> {
+    parse(text, first_line)
+}
+
+/// Whether a document that is not a record looks like a seed-format entry (DESIGN §2.1's
+/// derived fields written by hand, no signoffs).
+pub fn is_seed_format(text: &str, first_line: u64) -> bool {
+    parse::<Peek>(text, first_line).is_ok_and(|p| {
+        p.record.is_none()
+            && p.signoffs.is_none()
+            && (p.approved_by.is_some() || p.approval_timestamp.is_some())
+    })
 }
 
 /// Parses one record document. `first_line` is where it starts in its file.
@@ -190,13 +219,23 @@ pub fn parse_record(text: &str, first_line: u64) -> Result<Record, YamlError> {
         return checked(r, first_line);
     }
     let peek: Peek = parse(text, first_line)?;
+    if peek.record.is_none()
+        && peek.signoffs.is_none()
+        && (peek.approved_by.is_some() || peek.approval_timestamp.is_some())
+    {
+        return Err(YamlError {
+            line: Some(first_line),
+            column: None,
+            message: SEED_FORMAT_MESSAGE.into(),
+        });
+    }
     let kind = match peek.record.as_deref() {
         None => Kind::Operation,
         Some(k) => Kind::parse(k).ok_or_else(|| YamlError {
             line: Some(first_line),
             column: None,
             message: format!(
-                "unknown record kind {k:?}; expected operation, outcome, grant, revocation, halt or resume"
+                "unknown record kind {k:?}; expected operation, outcome, grant, revocation, halt, resume or import"
             ),
         })?,
     };
@@ -232,6 +271,7 @@ fn parse_as(kind: Kind, text: &str, first_line: u64) -> Result<Record, YamlError
         Kind::Revocation => Record::Revocation(parse::<Revocation>(text, first_line)?),
         Kind::Halt => Record::Halt(parse::<Halt>(text, first_line)?),
         Kind::Resume => Record::Resume(parse::<Resume>(text, first_line)?),
+        Kind::Import => Record::Import(parse::<Imported>(text, first_line)?),
     })
 }
 
@@ -284,6 +324,7 @@ pub fn render_record(r: &Record) -> String {
         Record::Revocation(x) => to_yaml(x),
         Record::Halt(x) => to_yaml(x),
         Record::Resume(x) => to_yaml(x),
+        Record::Import(x) => to_yaml(x),
     };
     let mut out = String::with_capacity(body.len() + 4);
     out.push_str("---\n");

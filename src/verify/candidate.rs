@@ -44,6 +44,8 @@ pub enum Unusable {
     NotAnOperationId,
     /// The record under the id is not an operation.
     NotAnOperation,
+    /// The record under the id was imported from an earlier ledger: kept, never an approval.
+    Imported,
     /// The record is not in the change's ledger: `file_missing` when its month file is absent.
     NotInLedger {
         path: String,
@@ -76,6 +78,9 @@ impl fmt::Display for Unusable {
         match self {
             Unusable::NotAnOperationId => f.write_str("not an operation id"),
             Unusable::NotAnOperation => f.write_str("not an operation"),
+            Unusable::Imported => f.write_str(
+                "imported from an earlier ledger: its approvals were never signed, so it covers nothing; declare a new operation",
+            ),
             Unusable::NotInLedger {
                 path,
                 file_missing: true,
@@ -141,8 +146,10 @@ pub fn usable_now(
     halted: Option<RecordId>,
     now: Timestamp,
 ) -> Result<Candidate, Unusable> {
-    let Record::Operation(op) = op_record else {
-        return Err(Unusable::NotAnOperation);
+    let op = match op_record {
+        Record::Operation(op) => op,
+        Record::Import(_) => return Err(Unusable::Imported),
+        _ => return Err(Unusable::NotAnOperation),
     };
     let check = check_now;
     match check.state() {
@@ -234,8 +241,10 @@ pub(crate) fn find(
             file_missing: false,
         }));
     };
-    if !matches!(record, Record::Operation(_)) {
-        return Ok(Err(Unusable::NotAnOperation));
+    match record {
+        Record::Operation(_) => {}
+        Record::Import(_) => return Ok(Err(Unusable::Imported)),
+        _ => return Ok(Err(Unusable::NotAnOperation)),
     }
     let check = check_on_side(ctx.new, policy, record, ctx.now, files)?;
     // The halt in force matters only to an operation automation requested.
