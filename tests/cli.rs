@@ -28,6 +28,8 @@ mod harness;
 mod hook_managers;
 #[path = "cli/http_server.rs"]
 mod http_server;
+#[path = "cli/import.rs"]
+mod import;
 #[path = "cli/keys.rs"]
 mod keys;
 #[path = "cli/merge.rs"]

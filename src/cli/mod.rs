@@ -11,6 +11,7 @@ pub mod grant;
 pub mod halt;
 pub mod hook_entry;
 pub mod hooks;
+pub mod import;
 pub mod init;
 pub mod keys;
 pub mod man;
@@ -74,6 +75,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// The Markdown changelog of the ledger (month sections, newest first).
     Changelog(changelog::ChangelogArgs),
+    /// Bring a ledger kept before git-ops (docs/OPS_CHANGELOG.md, flat seed entries) in as
+    /// imported records: kept and attested, never approvals.
+    Import(import::Args),
     /// Add your signoff to a record; tag it when it reaches its threshold.
     Sign(sign::Args),
     /// Create the signed tag of an approved operation.
@@ -132,6 +136,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Runbook(a) => runbook::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
         Command::Changelog(a) => changelog::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
         Command::Record(a) => record::run_record(&ctx, a),
         Command::Close(a) => record::run_close(&ctx, a),
         Command::Rollback(a) => record::run_rollback(&ctx, a),

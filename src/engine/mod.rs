@@ -3,6 +3,7 @@
 //! performs every write to the ledger.
 
 pub mod error;
+pub mod import;
 pub mod init;
 pub mod keys;
 pub mod merge;

@@ -175,12 +175,6 @@ pub fn split_documents(text: &str) -> Vec<DocSpan> {
 struct Peek {
     #[serde(default)]
     record: Option<String>,
-    #[serde(default)]
-    approved_by: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    approval_timestamp: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    signoffs: Option<serde::de::IgnoredAny>,
 }
 
 /// The message for a flat entry of the seeds' own ledger format found where signed records
@@ -199,13 +193,12 @@ pub fn parse_mapping(
 /// Whether a document that is not a record looks like a seed-format entry (DESIGN §2.1's
 /// derived fields written by hand, no signoffs).
 pub fn is_seed_format(text: &str, first_line: u64) -> bool {
-    parse::<Peek>(text, first_line).is_ok_and(|p| {
-        p.record.is_none()
-            && p.signoffs.is_none()
-            && (p.approved_by.is_some() || p.approval_timestamp.is_some())
+    parse_mapping(text, first_line).is_ok_and(|m| {
+        !m.contains_key("record")
+            && !m.contains_key("signoffs")
+            && (m.contains_key("approved_by") || m.contains_key("approval_timestamp"))
     })
 }
-
 /// Parses one record document. `first_line` is where it starts in its file.
 pub fn parse_record(text: &str, first_line: u64) -> Result<Record, YamlError> {
     // Fast path: the kind from a plain top-level `record: <kind>` line (as we write it), or an
@@ -219,10 +212,7 @@ pub fn parse_record(text: &str, first_line: u64) -> Result<Record, YamlError> {
         return checked(r, first_line);
     }
     let peek: Peek = parse(text, first_line)?;
-    if peek.record.is_none()
-        && peek.signoffs.is_none()
-        && (peek.approved_by.is_some() || peek.approval_timestamp.is_some())
-    {
+    if peek.record.is_none() && is_seed_format(text, first_line) {
         return Err(YamlError {
             line: Some(first_line),
             column: None,

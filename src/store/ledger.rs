@@ -355,6 +355,49 @@ impl<'r> LedgerWriter<'r> {
 }
 
 impl LedgerWriter<'_> {
+    /// The work tree this writer writes to.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The months that have a `YYYY-MM.yaml` file in the ledger directory, oldest first.
+    pub fn months(&self) -> Result<Vec<String>> {
+        let dir = self.root.join(LEDGER_DIR);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        let mut months = Vec::new();
+        for e in entries {
+            let e = e.map_err(|e| Error::io(&dir, e))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(m) = month_of(&name) {
+                months.push(m);
+            }
+        }
+        months.sort();
+        Ok(months)
+    }
+
+    /// The text of `month`'s file as it is, whether it parses or not (None: no such file).
+    pub fn month_text(&self, month: &str) -> Result<Option<String>> {
+        let path = self.root.join(month_path(month));
+        match fs::read_to_string(&path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Replaces `month`'s file with `text`, which must read back as a ledger file.
+    pub fn put_month(&self, month: &str, text: &str) -> Result<String> {
+        let rel = month_path(month);
+        LedgerFile::parse(&rel, text.to_string())?;
+        self.write(&rel, text)?;
+        Ok(rel)
+    }
+
     /// Replaces record `old` with `new`, in place (a renumbering: only for records that were
     /// never on a remote, which the caller checks). The rest of the file keeps its bytes.
     pub fn replace(&self, old: &RecordId, new: &Record) -> Result<String> {
