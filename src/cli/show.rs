@@ -126,7 +126,9 @@ pub fn run_list(ctx: &Ctx, args: ListArgs, log: bool) -> Result<u8> {
         let state = check.state();
         let wanted = match args.state {
             None => true,
-            Some(StateFilter::Approved) => state == State::Approved,
+            Some(StateFilter::Approved) => {
+                state == State::Approved && record.kind() != Kind::Import
+            }
             Some(StateFilter::Pending) => state == State::Pending,
             Some(StateFilter::Invalid) => state == State::Invalid,
         };
@@ -143,7 +145,7 @@ pub fn run_list(ctx: &Ctx, args: ListArgs, log: bool) -> Result<u8> {
             .iter()
             .map(|(r, c, file, l)| {
                 serde_json::json!({
-                    "id": r.id(), "kind": r.kind(), "state": c.state(),
+                    "id": r.id(), "kind": r.kind(), "state": shown_state(r, c.state()),
                     "approvals": c.approvals(), "required": c.required,
                     "title": title(r), "file": file, "line": l,
                     "signoffs": if log { serde_json::to_value(r.signoffs()).unwrap_or_default() } else { serde_json::Value::Null },
@@ -159,7 +161,7 @@ pub fn run_list(ctx: &Ctx, args: ListArgs, log: bool) -> Result<u8> {
             "{:<22} {:<10} {:<9} {}/{}  {}",
             r.id().to_string(),
             r.kind().as_str(),
-            state_word(c.state()),
+            shown_state(r, c.state()),
             c.approvals(),
             c.required,
             line(&title(r))
@@ -179,6 +181,15 @@ pub fn run_list(ctx: &Ctx, args: ListArgs, log: bool) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// The state `list` shows: an imported entry's is `imported` while its attestation holds, never
+/// `approved` (it approves nothing).
+fn shown_state(r: &git_ops::model::Record, state: State) -> &'static str {
+    match (r.kind(), state) {
+        (Kind::Import, State::Approved) => "imported",
+        _ => state_word(state),
+    }
 }
 
 fn title(r: &git_ops::model::Record) -> String {

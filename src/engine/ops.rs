@@ -261,6 +261,14 @@ impl Workspace {
                     "git ops list shows the records",
                 )
             })?;
+            if record.kind() == Kind::Import {
+                return Err(Error::hinted(
+                    format!(
+                        "{id} was imported from an earlier ledger: it is kept as it was and cannot be signed or approved"
+                    ),
+                    "declare the work again with git ops new, and sign that",
+                ));
+            }
             let before = tx.judge(record, Clock::Now)?;
             let role = if before.check.requester.is_none() {
                 Role::Requester

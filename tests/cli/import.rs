@@ -107,6 +107,17 @@ fn the_seeds_changelog_comes_in_once_attested_and_reported() {
     assert_eq!(rollback["entry"]["rollback_of"], "OPS-2026-01-27-010");
     assert_eq!(rollback["entry"]["outcome"], "ROLLBACK");
     repo.verify().ok();
+    for r in import_records(repo) {
+        assert_eq!(r["state"], "imported", "{r}");
+    }
+    repo.ops_keyless(&["list", "--state", "approved", "--format", "json"])
+        .ok()
+        .says(&["[]"]);
+    // Nobody can approve it after the fact.
+    repo.ops(&team.bob, &["sign", "OPS-2026-01-27-011"])
+        .code(2)
+        .says(&["imported", "cannot be signed"]);
+    assert_eq!(repo.read("ops/ledger/2026-01.yaml"), ledger);
 
     // Twice adds nothing, byte for byte.
     repo.ops(&team.alice, &["import"])
