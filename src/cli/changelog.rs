@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::Result;
 
 use git_ops::model::yaml;
-use git_ops::render::{changelog, seed};
+use git_ops::render::changelog;
 
 use super::common::{Ctx, stdout};
 
@@ -20,16 +20,9 @@ pub struct ChangelogArgs {
 pub fn run(ctx: &Ctx, a: ChangelogArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
     let entries: Vec<_> = ws
-        .operations_as_history()?
+        .seed_views()?
         .into_iter()
-        .map(|(r, judged)| {
-            let flat = seed::flat(r, &judged.check);
-            (
-                r.id().to_string(),
-                r.id().month(),
-                yaml::render_value(&flat),
-            )
-        })
+        .map(|(id, flat)| (id.to_string(), id.month(), yaml::render_value(&flat)))
         .collect();
     let text = changelog::render(&entries);
     match a.out {

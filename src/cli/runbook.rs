@@ -6,7 +6,7 @@ use super::Result;
 
 use git_ops::engine::state_word;
 use git_ops::model::{RecordId, yaml};
-use git_ops::render::{runbook, seed};
+use git_ops::render::runbook;
 
 use super::common::{Ctx, stdout};
 
@@ -18,7 +18,7 @@ pub struct RunbookArgs {
 pub fn run(ctx: &Ctx, a: RunbookArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
     let (r, op, judged) = ws.operation_as_history(&a.id)?;
-    let flat = seed::flat(r, &judged.check);
+    let flat = ws.seed_view(r)?;
     let s = |k: &str| flat.get(k).and_then(|v| v.as_str()).map(str::to_string);
     let view = runbook::SignoffView {
         state: state_word(judged.state()).to_string(),

@@ -8,7 +8,7 @@ use clap::ValueEnum;
 use git_ops::engine::{Clock, state_word};
 use git_ops::model::record::Role;
 use git_ops::model::{Kind, RecordId, SignerName, yaml};
-use git_ops::render::{block, line, seed};
+use git_ops::render::{block, line};
 use git_ops::verify::records::State;
 
 use super::common::{Ctx, stdout};
@@ -105,8 +105,7 @@ pub fn run_show(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
             git_ops::render::write_json(&mut out, &record.to_json())?;
         }
         ShowFormat::Seed => {
-            let check = ws.judge(record, Clock::History)?.check;
-            let flat = seed::flat(record, &check);
+            let flat = ws.seed_view(record)?;
             write!(out, "---\n{}", block(&yaml::render_value(&flat)))?;
         }
     }

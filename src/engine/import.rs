@@ -424,3 +424,38 @@ pub fn relative_source(root: &Path, cwd: &Path, path: &Path) -> Result<String> {
     })?;
     Ok(rel.to_string_lossy().replace('\\', "/"))
 }
+
+impl super::Workspace {
+    /// The outcome record that closes operation `id`, if any (the one [`Self::closing_outcome`]
+    /// names).
+    pub fn closing_outcome_record(&self, id: &RecordId) -> Option<&crate::model::record::Outcome> {
+        let closer = self.closing_outcome(id)?;
+        match self.ledger().find(&closer).map(|l| l.value) {
+            Some(Record::Outcome(o)) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Record `r` as the seeds write it (`show --format seed`, the changelog, the runbook):
+    /// judged as history, with the outcome that closed it folded in.
+    pub fn seed_view(&self, r: &Record) -> Result<Map<String, Value>> {
+        let judged = self.judge(r, super::Clock::History)?;
+        let closed = match r {
+            Record::Operation(o) => self.closing_outcome_record(&o.operation_id),
+            _ => None,
+        };
+        Ok(crate::render::seed::flat_closed(r, &judged.check, closed))
+    }
+
+    /// Every operation and imported entry of the ledger in the seeds' form, in ledger order,
+    /// for the Markdown changelog.
+    pub fn seed_views(&self) -> Result<Vec<(RecordId, Map<String, Value>)>> {
+        let mut out = Vec::new();
+        for x in self.ledger().records() {
+            if matches!(x.value, Record::Operation(_) | Record::Import(_)) {
+                out.push((*x.value.id(), self.seed_view(x.value)?));
+            }
+        }
+        Ok(out)
+    }
+}
