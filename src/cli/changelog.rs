@@ -5,9 +5,6 @@ use std::path::PathBuf;
 
 use super::Result;
 
-use git_ops::model::yaml;
-use git_ops::render::changelog;
-
 use super::common::{Ctx, stdout};
 
 #[derive(clap::Args, Debug)]
@@ -19,23 +16,42 @@ pub struct ChangelogArgs {
 
 pub fn run(ctx: &Ctx, a: ChangelogArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
-    let entries: Vec<_> = ws
-        .seed_views()?
-        .into_iter()
-        .map(|(id, flat)| (id.to_string(), id.month(), yaml::render_value(&flat)))
-        .collect();
-    let text = changelog::render(&entries);
     match a.out {
         Some(p) => {
-            ws.write_document(&p, &text)?;
-            writeln!(
-                stdout(),
-                "wrote {} ({} operations)",
-                p.display(),
-                entries.len()
-            )?;
+            let n = ws.write_changelog(&p)?;
+            writeln!(stdout(), "wrote {} ({n} entries)", p.display())?;
         }
-        None => write!(stdout(), "{text}")?,
+        None => write!(stdout(), "{}", ws.changelog_text()?.0)?,
     }
     Ok(0)
+}
+
+/// `--changelog [PATH]` of `record`, `close` and `rollback`: keep the Markdown ledger current, as
+/// the seed's auto-ledger does.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ChangelogFlag {
+    /// Also rewrite the Markdown changelog (default docs/OPS_CHANGELOG.md) from the ledger.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = git_ops::engine::import::CHANGELOG_PATH)]
+    pub changelog: Option<PathBuf>,
+}
+
+impl ChangelogFlag {
+    /// Before writing the ledger: refuse now rather than after, if the changelog would lose
+    /// entries.
+    pub fn precheck(&self, ws: &git_ops::engine::Workspace) -> Result<()> {
+        if let Some(p) = &self.changelog {
+            ws.changelog_may_replace(p)?;
+        }
+        Ok(())
+    }
+
+    /// After writing the ledger: rewrite the changelog from the ledger as it is now.
+    pub fn write(&self, ctx: &Ctx) -> Result<()> {
+        if let Some(p) = &self.changelog {
+            let ws = ctx.workspace()?;
+            let n = ws.write_changelog(p)?;
+            eprintln!("wrote {} ({n} entries)", p.display());
+        }
+        Ok(())
+    }
 }

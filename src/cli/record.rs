@@ -108,6 +108,8 @@ pub struct RecordArgs {
     pub notes: Option<String>,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub changelog: super::changelog::ChangelogFlag,
     #[arg(long)]
     pub key: Option<PathBuf>,
 }
@@ -129,8 +131,10 @@ pub fn run_record(ctx: &Ctx, a: RecordArgs) -> Result<u8> {
         notes: a.notes.clone(),
     };
     let ws = ctx.workspace()?;
+    a.changelog.precheck(&ws)?;
     if let Some(id) = ws.record_precheck(&req)? {
         writeln!(std::io::stdout(), "{id} already recorded")?;
+        a.changelog.write(ctx)?;
         return Ok(0);
     }
     let me = signer(&ws, a.key.as_deref())?;
@@ -149,6 +153,7 @@ pub fn run_record(ctx: &Ctx, a: RecordArgs) -> Result<u8> {
             super::sign::print_tags(r.id(), &done.tag, &done.caught_up, &me.name);
         }
     }
+    a.changelog.write(ctx)?;
     Ok(0)
 }
 
@@ -166,6 +171,8 @@ pub struct CloseArgs {
     pub notes: Option<String>,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub changelog: super::changelog::ChangelogFlag,
     #[arg(long)]
     pub key: Option<PathBuf>,
 }
@@ -174,6 +181,7 @@ pub fn run_close(ctx: &Ctx, a: CloseArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
     let me = signer(&ws, a.key.as_deref())?;
     let (_, op) = ws.operation(&a.id)?;
+    a.changelog.precheck(&ws)?;
     if let Some(prev) = ws.closing_outcome(&a.id) {
         eprintln!(
             "note: {} was already closed by {prev}; this outcome is recorded as a correction",
@@ -192,6 +200,7 @@ pub fn run_close(ctx: &Ctx, a: CloseArgs) -> Result<u8> {
         a.outcome.as_str(),
         closed.record.id()
     );
+    a.changelog.write(ctx)?;
     Ok(0)
 }
 
@@ -210,6 +219,8 @@ pub struct RollbackArgs {
     pub notes: Option<String>,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub changelog: super::changelog::ChangelogFlag,
     #[arg(long)]
     pub key: Option<PathBuf>,
 }
@@ -217,6 +228,7 @@ pub struct RollbackArgs {
 pub fn run_rollback(ctx: &Ctx, a: RollbackArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
     let me = signer(&ws, a.key.as_deref())?;
+    a.changelog.precheck(&ws)?;
     let req = ws.rollback_request(
         &a.id,
         a.operation.clone(),
@@ -234,5 +246,6 @@ pub fn run_rollback(ctx: &Ctx, a: RollbackArgs) -> Result<u8> {
     writeln!(std::io::stdout(), "{}", done.record.id())?;
     eprintln!("recorded the rollback of {} as {}", a.id, done.record.id());
     super::sign::print_tags(done.record.id(), &done.tag, &done.caught_up, &me.name);
+    a.changelog.write(ctx)?;
     Ok(0)
 }

@@ -459,3 +459,56 @@ impl super::Workspace {
         Ok(out)
     }
 }
+
+impl super::Workspace {
+    /// The Markdown changelog of the ledger (docs/OPS_CHANGELOG.md's form), and how many entries
+    /// it has.
+    pub fn changelog_text(&self) -> Result<(String, usize)> {
+        let entries: Vec<_> = self
+            .seed_views()?
+            .into_iter()
+            .map(|(id, flat)| (id.to_string(), id.month(), yaml::render_value(&flat)))
+            .collect();
+        Ok((crate::render::changelog::render(&entries), entries.len()))
+    }
+
+    /// Refuses to overwrite a Markdown ledger at `path` that holds entries this ledger has not
+    /// got (a hand-kept changelog not imported yet): regenerating it would drop them.
+    pub fn changelog_may_replace(&self, path: &Path) -> Result<()> {
+        let path = if path.is_relative() {
+            self.root().join(path)
+        } else {
+            path.to_path_buf()
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(());
+        };
+        let missing: Vec<String> = markdown_blocks(&text)
+            .into_iter()
+            .filter_map(|(_, doc)| yaml::parse_mapping(&doc, 1).ok())
+            .filter_map(|m| m.get("operation_id")?.as_str()?.parse::<RecordId>().ok())
+            .filter(|id| self.ledger().find(id).is_none())
+            .map(|id| id.to_string())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::hinted(
+            format!(
+                "{} has entries the ledger has not ({}); writing it from the ledger would drop them",
+                path.display(),
+                missing.join(", ")
+            ),
+            format!("run `git ops import {}` first", path.display()),
+        ))
+    }
+
+    /// Writes the Markdown changelog to `path` (relative to the work tree unless absolute),
+    /// after [`Self::changelog_may_replace`]; returns how many entries it has.
+    pub fn write_changelog(&self, path: &Path) -> Result<usize> {
+        self.changelog_may_replace(path)?;
+        let (text, n) = self.changelog_text()?;
+        self.write_document(path, &text)?;
+        Ok(n)
+    }
+}

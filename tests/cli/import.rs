@@ -214,3 +214,209 @@ fn an_imported_approval_covers_nothing_at_the_server() {
         .code(1)
         .says(&["imported"]);
 }
+
+/// The YAML blocks of a Markdown changelog, parsed, by operation_id.
+fn changelog_blocks(text: &str) -> std::collections::BTreeMap<String, serde_json::Value> {
+    git_ops::engine::import::markdown_blocks(text)
+        .into_iter()
+        .map(|(line, doc)| {
+            let v: serde_json::Value = serde_saphyr::from_str(&doc)
+                .unwrap_or_else(|e| panic!("block at line {line}: {e}\n{doc}"));
+            (v["operation_id"].as_str().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+fn seed_view(repo: &Repo, id: &str) -> serde_json::Value {
+    let out = repo
+        .ops_keyless(&["show", id, "--format", "seed"])
+        .ok()
+        .stdout();
+    serde_saphyr::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}"))
+}
+
+#[test]
+fn seed_view_and_changelog_follow_the_seed_and_carry_outcomes() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let mut args = crate::harness::new_args("Restart web", "SERVICE_RESTART");
+    args.retain(|a| *a != "web");
+    args.extend(["web", "api"]);
+    let out = repo.ops(&team.alice, &args).ok();
+    let id = out.stdout().trim().to_string();
+    repo.ops(&team.bob, &["sign", &id]).ok();
+
+    // The seed's names and layout.
+    let v = seed_view(repo, &id);
+    assert_eq!(v["rollback_ref"], "git revert and redeploy", "{v}");
+    assert!(v.get("rollback_strategy").is_none(), "{v}");
+    assert_eq!(v["requested_by"], "alice");
+    assert_eq!(v["approved_by"], "bob");
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let at = |k: &str| keys.iter().position(|x| *x == k).unwrap_or(usize::MAX);
+    assert!(
+        at("operation_id") < at("requested_by")
+            && at("approval_timestamp") < at("risk_class")
+            && at("objective") < at("rollback_ref")
+            && at("rollback_ref") < at("allowed_paths"),
+        "{keys:?}"
+    );
+
+    // Closed with an outcome (and evidence): the changelog the flag keeps shows it.
+    repo.ops(
+        &team.alice,
+        &[
+            "close",
+            &id,
+            "--outcome",
+            "PARTIAL",
+            "--notes",
+            "api stayed on the old build",
+            "--changelog",
+        ],
+    )
+    .ok()
+    .says(&["wrote docs/OPS_CHANGELOG.md"]);
+    let text = repo.read("docs/OPS_CHANGELOG.md");
+    let blocks = changelog_blocks(&text);
+    let b = &blocks[&id];
+    assert_eq!(b["outcome"], "PARTIAL", "{b}");
+    assert!(b["outcome_id"].as_str().unwrap().starts_with("OUT-"), "{b}");
+    assert_eq!(b["outcome_notes"], "api stayed on the old build");
+    assert!(b["execution_timestamp"].is_string(), "{b}");
+    // services_status as the seed writes it: service: state.
+    let services = b["services_status"].as_object().expect("services_status");
+    assert_eq!(services.keys().collect::<Vec<_>>(), ["api", "web"]);
+    assert!(services.values().all(|s| s.is_string()), "{b}");
+    assert_eq!(seed_view(repo, &id)["outcome"], "PARTIAL");
+
+    // A rollback through the flag: its own block, pointing at the operation.
+    let rb = repo
+        .ops(&team.alice, &["rollback", &id, "--changelog"])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    let blocks = changelog_blocks(&repo.read("docs/OPS_CHANGELOG.md"));
+    assert_eq!(blocks[&rb]["rollback_of"], id.as_str());
+    assert_eq!(blocks[&rb]["outcome"], "ROLLBACK");
+    assert_eq!(blocks.len(), 2);
+}
+
+#[test]
+fn the_changelog_imports_back_to_nothing_new() {
+    // x: a ledger with an imported entry and native records.
+    let team = Team::new();
+    let repo = &team.repo;
+    std::fs::create_dir_all(repo.path("docs")).unwrap();
+    repo.write(
+        "docs/OPS_CHANGELOG.md",
+        &format!("## 2026-01\n\n```yaml\n{DEPLOY}```\n"),
+    );
+    repo.ops(&team.alice, &["import"]).ok();
+    let native = repo.declare(&team.alice, "Restart web", "SERVICE_RESTART");
+    repo.ops(&team.bob, &["sign", &native]).ok();
+    let mut args = vec!["record", "--operation", "Tune web", "--objective", "o"];
+    args.extend([
+        "--risk-class",
+        "LOW_RISK_CONFIG",
+        "--blast-radius",
+        "web",
+        "--changes-summary",
+        "tuned",
+        "--allowed-paths",
+        "deploy/",
+        "--changelog",
+    ]);
+    repo.ops(&team.alice, &args).ok();
+    let changelog = repo.read("docs/OPS_CHANGELOG.md");
+    let ids: Vec<String> = changelog_blocks(&changelog).into_keys().collect();
+    assert_eq!(ids.len(), 3, "{changelog}");
+    repo.commit_all("Ledger and changelog");
+
+    // import(changelog(x)) in x: nothing new, nothing rewritten.
+    let ledger_before = std::fs::read_dir(repo.path("ops/ledger"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<Vec<_>>();
+    repo.ops(&team.alice, &["import", "docs/OPS_CHANGELOG.md"])
+        .ok()
+        .says(&["0 imported, 3 already there"]);
+    let ledger_after = std::fs::read_dir(repo.path("ops/ledger"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(ledger_before, ledger_after);
+    repo.git(&["status", "--porcelain"])
+        .ok()
+        .stdout()
+        .is_empty()
+        .then_some(())
+        .expect("import changed the work tree");
+
+    // In another team's repository it all comes in once, and its own changelog imports back
+    // to nothing new.
+    let other = Team::new();
+    let o = &other.repo;
+    std::fs::create_dir_all(o.path("docs")).unwrap();
+    o.write("docs/OPS_CHANGELOG.md", &changelog);
+    o.ops(&other.alice, &["import"])
+        .ok()
+        .says(&["3 imported, 0 already there"]);
+    assert_eq!(import_records(o).len(), 3);
+    o.ops(
+        &other.alice,
+        &["changelog", "--out", "docs/OPS_CHANGELOG.md"],
+    )
+    .ok();
+    let again = o.read("docs/OPS_CHANGELOG.md");
+    let blocks = changelog_blocks(&again);
+    assert_eq!(
+        blocks.keys().collect::<Vec<_>>(),
+        ids.iter().collect::<Vec<_>>()
+    );
+    assert_eq!(blocks["OPS-2026-01-27-011"]["approved_by"], "SELF");
+    o.ops(&other.alice, &["import"])
+        .ok()
+        .says(&["0 imported, 3 already there"]);
+}
+
+#[test]
+fn a_hand_kept_changelog_is_not_overwritten_before_import() {
+    let team = Team::new();
+    let repo = &team.repo;
+    std::fs::create_dir_all(repo.path("docs")).unwrap();
+    let hand = format!("## 2026-01\n\n```yaml\n{DEPLOY}```\n");
+    repo.write("docs/OPS_CHANGELOG.md", &hand);
+    let args = [
+        "record",
+        "--operation",
+        "Tune web",
+        "--objective",
+        "o",
+        "--risk-class",
+        "LOW_RISK_CONFIG",
+        "--blast-radius",
+        "web",
+        "--changes-summary",
+        "tuned",
+        "--allowed-paths",
+        "deploy/",
+        "--changelog",
+    ];
+    repo.ops(&team.alice, &args)
+        .code(2)
+        .says(&["OPS-2026-01-27-011", "git ops import"]);
+    assert_eq!(repo.read("docs/OPS_CHANGELOG.md"), hand);
+    assert!(
+        repo.records().is_empty(),
+        "nothing is recorded when the changelog would lose entries"
+    );
+    repo.ops_keyless(&["changelog", "--out", "docs/OPS_CHANGELOG.md"])
+        .code(2)
+        .says(&["git ops import"]);
+    repo.ops(&team.alice, &["import"]).ok();
+    repo.ops(&team.alice, &args).ok();
+    let blocks = changelog_blocks(&repo.read("docs/OPS_CHANGELOG.md"));
+    assert_eq!(blocks.len(), 2);
+}
