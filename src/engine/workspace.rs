@@ -118,6 +118,28 @@ impl Workspace {
         })
     }
 
+    /// Opens the workspace for a command that only shows the ledger: documents that do not read
+    /// are left out and returned, so the rest can still be shown. Writes never use this.
+    pub fn open_lenient(dir: &Path) -> Result<(Workspace, Vec<store::ledger::BadDoc>)> {
+        let repo = open_repo(dir)?;
+        let root = repo.workdir()?.to_path_buf();
+        let policy = load_policy(&root)?;
+        let (ledger, bad) = Ledger::load_lenient(&root)?;
+        let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
+        Ok((
+            Workspace {
+                repo,
+                root,
+                policy,
+                earlier: OnceCell::new(),
+                ledger,
+                grants,
+                now: Timestamp::from_datetime(chrono::Utc::now()),
+            },
+            bad,
+        ))
+    }
+
     /// The same workspace judged at another clock (tests, and replays at a given time).
     pub fn at(mut self, now: Timestamp) -> Workspace {
         self.now = now;

@@ -78,6 +78,76 @@ impl LedgerFile {
     }
 }
 
+/// A document of a ledger file that could not be read, as a lenient reader reports it.
+#[derive(Debug, Clone)]
+pub struct BadDoc {
+    /// Repository-relative path of the file.
+    pub file: String,
+    /// First line of the document; None when the whole file could not be read.
+    pub line: Option<u64>,
+    /// The record id its text shows, when it shows one.
+    pub id: Option<RecordId>,
+    pub message: String,
+}
+
+impl std::fmt::Display for BadDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // As every other message names a place: `file: line N: `, then the record it is.
+        write!(f, "{}: ", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, "line {l}: ")?;
+        }
+        if let Some(id) = &self.id {
+            write!(f, "{id}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl LedgerFile {
+    /// Parses what can be parsed of a ledger file: the records of the documents that read, and
+    /// each document that does not, with its line and the id its text shows. For readers only;
+    /// writers use [`LedgerFile::parse`], which refuses the whole file.
+    pub fn parse_lenient(path: &str, text: String) -> (LedgerFile, Vec<BadDoc>) {
+        let month = month_of(path).unwrap_or_default();
+        let mut records = Vec::new();
+        let mut bad = Vec::new();
+        for span in yaml::split_documents(&text) {
+            let doc = &text[span.bytes.clone()];
+            let (line, problem) = match yaml::parse_record(doc, span.first_line) {
+                Ok(r) if r.id().month() == month => {
+                    records.push((span, r));
+                    continue;
+                }
+                Ok(r) => (
+                    span.first_line,
+                    format!(
+                        "{} belongs in ops/ledger/{}.yaml, not in the file for {month}",
+                        r.id(),
+                        r.id().month()
+                    ),
+                ),
+                Err(e) => (e.line.unwrap_or(span.first_line), e.message),
+            };
+            bad.push(BadDoc {
+                file: path.to_string(),
+                line: Some(line),
+                id: ids_in_text(doc).into_iter().next(),
+                message: problem,
+            });
+        }
+        (
+            LedgerFile {
+                path: path.to_string(),
+                month,
+                text,
+                records,
+            },
+            bad,
+        )
+    }
+}
+
 /// `YYYY-MM` from `.../YYYY-MM.yaml`, if the name has that form.
 pub fn month_of(path: &str) -> Option<String> {
     let name = path.rsplit('/').next()?;
@@ -101,6 +171,44 @@ impl Ledger {
     pub fn load(root: &Path) -> Result<Ledger> {
         let files = load_files(root)?.into_iter().collect::<Result<Vec<_>>>()?;
         Ok(Ledger { files })
+    }
+
+    /// Reads every ledger file under `root`, keeping the records of the documents that read and
+    /// reporting the others (see [`LedgerFile::parse_lenient`]). For commands that only show
+    /// the ledger; I/O errors still stop it.
+    pub fn load_lenient(root: &Path) -> Result<(Ledger, Vec<BadDoc>)> {
+        let mut files = Vec::new();
+        let mut bad = Vec::new();
+        for res in load_files(root)? {
+            match res {
+                Ok(f) => files.push(f),
+                Err(Error::Yaml { path, error }) => {
+                    let full = root.join(&path);
+                    let regular =
+                        fs::symlink_metadata(&full).is_ok_and(|m| m.file_type().is_file());
+                    let text = if regular && month_of(&path).is_some() {
+                        fs::read(&full).ok().and_then(|b| String::from_utf8(b).ok())
+                    } else {
+                        None
+                    };
+                    match text {
+                        Some(text) => {
+                            let (f, b) = LedgerFile::parse_lenient(&path, text);
+                            files.push(f);
+                            bad.extend(b);
+                        }
+                        None => bad.push(BadDoc {
+                            file: path,
+                            line: error.line,
+                            id: None,
+                            message: error.message,
+                        }),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((Ledger { files }, bad))
     }
 
     pub fn records(&self) -> impl Iterator<Item = Located<&Record>> {

@@ -420,3 +420,60 @@ fn a_hand_kept_changelog_is_not_overwritten_before_import() {
     let blocks = changelog_blocks(&repo.read("docs/OPS_CHANGELOG.md"));
     assert_eq!(blocks.len(), 2);
 }
+
+#[test]
+fn one_bad_document_is_named_while_the_others_are_listed_and_writes_refuse_the_month() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let a = repo.declare(&team.alice, "First", "SERVICE_RESTART");
+    let b = repo.declare(&team.alice, "Second", "SERVICE_RESTART");
+    let c = repo.declare(&team.alice, "Third", "SERVICE_RESTART");
+    let file = crate::harness::ledger_file_of(&b);
+    let text = repo.read(&file);
+    let start = text.find(&format!("operation_id: {b}")).unwrap();
+    let broken = format!(
+        "{}{}",
+        &text[..start],
+        text[start..].replacen("objective: ", "bogus_field: 1\nobjective: ", 1)
+    );
+    repo.write(&file, &broken);
+    let doc_line = broken
+        .lines()
+        .position(|l| l.starts_with("bogus_field"))
+        .unwrap()
+        + 1;
+
+    let out = repo.ops_keyless(&["list"]).code(2);
+    let (stdout, stderr) = (out.stdout(), out.stderr());
+    assert!(stdout.contains(&a) && stdout.contains(&c), "{out}");
+    assert!(!stdout.contains(&b), "{out}");
+    assert!(
+        stderr.contains(&format!("{file}: line {doc_line}: {b}")) && stderr.contains("bogus_field"),
+        "{out}"
+    );
+    let json = repo
+        .ops_keyless(&["list", "--format", "json"])
+        .code(2)
+        .json();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+
+    // The others can be shown; the bad one is named with its line.
+    repo.ops_keyless(&["show", &a])
+        .ok()
+        .says(&["First", &format!("warning: {file}: line {doc_line}: {b}")]);
+    repo.ops_keyless(&["show", &b])
+        .code(2)
+        .says(&[&format!("{b} does not read"), "bogus_field"]);
+
+    // Writes refuse the month, with file, line and field.
+    repo.ops(
+        &team.alice,
+        &crate::harness::new_args("Fourth", "SERVICE_RESTART"),
+    )
+    .code(2)
+    .says(&[&file, "bogus_field"]);
+    repo.ops(&team.bob, &["sign", &a])
+        .code(2)
+        .says(&[&file, "bogus_field"]);
+    assert_eq!(repo.read(&file), broken);
+}
