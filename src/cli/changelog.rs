@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx, a: ChangelogArgs) -> Result<u8> {
     match a.out {
         Some(p) => {
             let n = ws.write_changelog(&p)?;
-            writeln!(stdout(), "wrote {} ({n} entries)", p.display())?;
+            writeln!(stdout(), "wrote {} ({n} operations)", p.display())?;
         }
         None => write!(stdout(), "{}", ws.changelog_text()?.0)?,
     }
@@ -50,7 +50,7 @@ impl ChangelogFlag {
         if let Some(p) = &self.changelog {
             let ws = ctx.workspace()?;
             let n = ws.write_changelog(p)?;
-            eprintln!("wrote {} ({n} entries)", p.display());
+            eprintln!("wrote {} ({n} operations)", p.display());
         }
         Ok(())
     }

@@ -733,6 +733,16 @@ fn record_schema_matches_the_types() {
         &json!({"record": "resume", "resume_id": "RESUME-2026-01-27-001", "resumes": "HALT-2026-01-27-001", "created_at": T,
                 "reason": "r", "signoffs": [full_signoff()]}),
     );
+    check_def::<record::Imported>(
+        &s,
+        "/$defs/import",
+        &json!({"record": "import", "operation_id": "OPS-2026-01-27-011", "imported_by": "alice",
+                "imported_at": T2,
+                "source": {"file": "docs/OPS_CHANGELOG.md", "line": 7, "commit": "3f1c2e9a",
+                           "sha256": "0".repeat(64)},
+                "entry": {"operation_id": "OPS-2026-01-27-011", "approved_by": "SELF"},
+                "signoffs": [full_signoff()]}),
+    );
     check_def::<record::Signoff>(&s, "/$defs/signoff", &full_signoff());
     let ev = full_evidence();
     check_def::<record::Evidence>(&s, "/$defs/evidence", &ev);
