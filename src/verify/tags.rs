@@ -91,7 +91,16 @@ pub fn check_tags(
             }
         }
         // A tag says "approved": a tag of an operation that is not approved is false.
-        if *state != State::Approved {
+        if file_record.kind() != Kind::Operation {
+            // An imported entry attests history and is never approved, so never tagged.
+            report.push(at(Finding::error(
+                "tag-unapproved",
+                format!(
+                    "tag {name} exists, but {id} is not an operation (it is a `{}` record), so nothing approved it",
+                    file_record.kind()
+                ),
+            )));
+        } else if *state != State::Approved {
             report.push(at(Finding::error(
                 "tag-unapproved",
                 format!("tag {name} exists, but {id} is not approved"),

@@ -213,6 +213,40 @@ fn an_imported_approval_covers_nothing_at_the_server() {
     repo.ops_keyless(&["verify", "--range", "origin/main..HEAD"])
         .code(1)
         .says(&["imported"]);
+
+    // Nor does a tag, signed by a signer, that calls the imported entry approved.
+    repo.git(&["reset", "-q", "--hard", "origin/main"]).ok();
+    let ledger = repo.read("ops/ledger/2026-01.yaml");
+    let doc = &ledger[ledger.find("---\nrecord: import").unwrap()..];
+    let msg = repo.sb.root.join("tag-message");
+    std::fs::write(&msg, format!("OPS-2026-01-14-001: Scale web\n\n{doc}")).unwrap();
+    let key = team.alice.path.display().to_string();
+    let msg = msg.display().to_string();
+    repo.git(&[
+        "-c",
+        "gpg.format=ssh",
+        "-c",
+        &format!("user.signingKey={key}"),
+        "tag",
+        "-s",
+        "ops-2026-01-14-001",
+        "-F",
+        &msg,
+    ])
+    .ok();
+    repo.git(&[
+        "push",
+        "--no-verify",
+        "origin",
+        "refs/tags/ops-2026-01-14-001",
+    ])
+    .failed()
+    .says(&[
+        "remote:",
+        "tag-unapproved",
+        "not an operation",
+        "pre-receive hook declined",
+    ]);
 }
 
 /// The YAML blocks of a Markdown changelog, parsed, by operation_id.
