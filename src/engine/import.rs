@@ -75,6 +75,7 @@ pub fn import(
     // The ledger as it is: the ids it has, and the seed-format entries in its files.
     let mut texts: BTreeMap<String, String> = BTreeMap::new();
     let mut taken: BTreeSet<RecordId> = BTreeSet::new();
+    let mut existing: BTreeMap<RecordId, Record> = BTreeMap::new();
     let mut found: Vec<Found> = Vec::new();
     let explicit: BTreeSet<&str> = sources.iter().map(String::as_str).collect();
     for month in writer.months()? {
@@ -88,6 +89,7 @@ pub fn import(
             match yaml::parse_record(doc, span.first_line) {
                 Ok(r) => {
                     taken.insert(*r.id());
+                    existing.insert(*r.id(), r);
                 }
                 Err(_) if wanted && yaml::is_seed_format(doc, span.first_line) => {
                     found.push(Found {
@@ -172,15 +174,34 @@ pub fn import(
             file: f.file.clone(),
             line: f.line,
         };
+        if !taken.insert(id) {
+            // A seed entry left in a ledger file goes only when the ledger holds exactly it;
+            // another record under its id is reported, and the entry left where it is.
+            if let Some((month, range)) = &f.in_ledger {
+                let same = matches!(existing.get(&id), Some(Record::Import(i)) if i.entry == entry);
+                if !same {
+                    report.unreadable.push(Unreadable {
+                        file: f.file,
+                        line: Some(f.line),
+                        why: format!(
+                            "{id} is already in the ledger as another record; give this entry its own id or remove it"
+                        ),
+                    });
+                    continue;
+                }
+                removed
+                    .entry(month.clone())
+                    .or_default()
+                    .push(range.clone());
+            }
+            report.already.push(placed);
+            continue;
+        }
         if let Some((month, range)) = &f.in_ledger {
             removed
                 .entry(month.clone())
                 .or_default()
                 .push(range.clone());
-        }
-        if !taken.insert(id) {
-            report.already.push(placed);
-            continue;
         }
         let mut record = Record::Import(Imported {
             record: Kind::Import,

@@ -145,13 +145,16 @@ fn a_seed_entry_in_the_ledger_is_named_and_imported_in_place() {
     let repo = &team.repo;
     std::fs::create_dir_all(repo.path("ops/ledger")).unwrap();
     repo.write("ops/ledger/2026-01.yaml", &format!("{DEPLOY}{ROLLBACK}"));
-    // Every reader says what it is and what to do, not "unknown field approved_by".
+    // Every command says what it is and what to do, not "unknown field approved_by".
+    let new = crate::harness::new_args("Restart", "SERVICE_RESTART");
     for args in [
         &["list"][..],
         &["verify"][..],
+        &["status"][..],
         &["show", "OPS-2026-01-27-011"][..],
+        &new[..],
     ] {
-        let out = repo.ops_keyless(args).failed();
+        let out = repo.ops(&team.alice, args).failed();
         let text = out.text();
         assert!(text.contains("git ops import"), "{args:?}: {out}");
         assert!(text.contains("ops/ledger/2026-01.yaml"), "{args:?}: {out}");
@@ -168,6 +171,22 @@ fn a_seed_entry_in_the_ledger_is_named_and_imported_in_place() {
     repo.ops(&team.alice, &["import"])
         .ok()
         .says(&["0 imported"]);
+    assert_eq!(repo.read("ops/ledger/2026-01.yaml"), text);
+
+    // The same id pasted in again with other content is not dropped: reported, left in place.
+    let edited = DEPLOY.replace("outcome: SUCCESS", "outcome: PARTIAL");
+    let with_copy = format!("{text}{edited}");
+    repo.write("ops/ledger/2026-01.yaml", &with_copy);
+    repo.ops(&team.alice, &["import"]).code(2).says(&[
+        "could not read ops/ledger/2026-01.yaml:",
+        "OPS-2026-01-27-011 is already in the ledger as another record",
+    ]);
+    assert_eq!(repo.read("ops/ledger/2026-01.yaml"), with_copy);
+    // The very same entry again is recognised and taken out.
+    repo.write("ops/ledger/2026-01.yaml", &format!("{text}{DEPLOY}"));
+    repo.ops(&team.alice, &["import"])
+        .ok()
+        .says(&["0 imported, 1 already there"]);
     assert_eq!(repo.read("ops/ledger/2026-01.yaml"), text);
 }
 
