@@ -107,6 +107,36 @@ fn the_seeds_changelog_comes_in_once_attested_and_reported() {
     assert_eq!(rollback["entry"]["rollback_of"], "OPS-2026-01-27-010");
     assert_eq!(rollback["entry"]["outcome"], "ROLLBACK");
     repo.verify().ok();
+
+    // Stock ssh-keygen checks the importer's attestation over the exact statement bytes.
+    let allowed = repo.sb.root.join("allowed_signers").display().to_string();
+    repo.ops_keyless(&["keys", "allowed-signers", "--out", &allowed])
+        .ok();
+    let show = |extra: &[&str]| {
+        let mut args = vec!["show", "OPS-2026-01-27-011", "--statement", "--by", "alice"];
+        args.extend_from_slice(extra);
+        repo.ops_keyless(&args).ok().stdout
+    };
+    let statement = show(&["--role", "importer"]);
+    let st: serde_json::Value = serde_json::from_slice(&statement).unwrap();
+    assert_eq!(st["role"], "importer");
+    let sig_file = repo.sb.root.join("importer.sig");
+    std::fs::write(&sig_file, show(&["--role", "importer", "--sig"])).unwrap();
+    let ssh_verify = |data: &[u8]| {
+        let mut c = repo.sb.command("ssh-keygen", &repo.dir);
+        c.args([
+            "-Y", "verify", "-n", "git-ops", "-f", &allowed, "-I", "alice", "-s",
+        ])
+        .arg(&sig_file);
+        crate::harness::run_input(c, data)
+    };
+    ssh_verify(&statement)
+        .ok()
+        .says(&["Good \"git-ops\" signature for alice"]);
+    let mut tampered = statement.clone();
+    tampered.extend_from_slice(b" ");
+    ssh_verify(&tampered).failed();
+
     for r in import_records(repo) {
         assert_eq!(r["state"], "imported", "{r}");
     }
