@@ -533,3 +533,48 @@ impl super::Workspace {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_blocks_fenced_and_front_matter_with_their_lines() {
+        let text = "# Log\n\n## 2026-01\n\n```yaml\n---\noperation_id: OPS-2026-01-27-002\n---\noperation_id: OPS-2026-01-27-001\n```\n\n\
+                    ```sh\n---\noperation_id: not-yaml-block\n```\n\n---\noperation_id: OPS-2026-01-26-001\nnotes: bare\n---\n\nText.\n";
+        let blocks = markdown_blocks(text);
+        let got: Vec<(u64, &str)> = blocks
+            .iter()
+            .map(|(l, d)| {
+                (
+                    *l,
+                    d.lines().find(|l| l.starts_with("operation_id")).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (6, "operation_id: OPS-2026-01-27-002"),
+                (8, "operation_id: OPS-2026-01-27-001"),
+                // A bare block starts at its first key (the `---` before it is not part of it).
+                (18, "operation_id: OPS-2026-01-26-001"),
+            ]
+        );
+        assert_eq!(
+            text.lines().nth(5),
+            Some("---"),
+            "line 6 is the first block's `---`"
+        );
+        assert!(blocks[2].1.contains("notes: bare"));
+    }
+
+    #[test]
+    fn numbers_signed_data_cannot_hold_become_text() {
+        let v: Value = serde_json::json!({"a": 1.5, "b": [9007199254740993u64, 3], "c": {"d": -2}});
+        assert_eq!(
+            signable(v),
+            serde_json::json!({"a": "1.5", "b": ["9007199254740993", 3], "c": {"d": -2}})
+        );
+    }
+}

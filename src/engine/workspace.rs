@@ -189,6 +189,9 @@ impl Workspace {
     pub fn operation(&self, id: &RecordId) -> Result<(&Record, &crate::model::record::Operation)> {
         match self.ledger.find(id).map(|l| l.value) {
             Some(r @ Record::Operation(op)) => Ok((r, op)),
+            Some(Record::Import(_)) => Err(Error::usage(format!(
+                "{id} was imported from an earlier ledger: it is kept as it was, not an operation git-ops acts on"
+            ))),
             Some(_) => Err(Error::usage(format!("{id} is not an operation"))),
             None => Err(Error::usage(format!("no operation {id} in the ledger"))),
         }
