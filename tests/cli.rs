@@ -30,6 +30,8 @@ mod hook_managers;
 mod http_server;
 #[path = "cli/keys.rs"]
 mod keys;
+#[path = "cli/keys_agent.rs"]
+mod keys_agent;
 #[path = "cli/merge.rs"]
 mod merge;
 #[path = "cli/misc.rs"]

@@ -189,8 +189,9 @@ impl Workspace {
         explicit: Option<&Path>,
         passphrase: impl FnOnce(&Path) -> std::result::Result<Zeroizing<String>, String>,
     ) -> Result<Signer> {
-        let (path, _source) = keys::find_key(Some(&self.repo), explicit)?;
-        let key = keys::load_keypair(&path, || passphrase(&path))?;
+        let known = policy_keys(&self.policy);
+        let (key, _source) =
+            keys::load_signing_key(Some(&self.repo), explicit, &known, passphrase)?;
         self.signer(key)
     }
 
@@ -241,6 +242,15 @@ pub(super) fn judge(
             }
         }
     })
+}
+
+/// The policy's signers and their keys, for finding and naming the caller's key.
+pub fn policy_keys(policy: &Policy) -> Vec<(String, crate::model::PublicKeyLine)> {
+    policy
+        .signers
+        .iter()
+        .map(|(n, e)| (n.as_str().to_string(), e.key.clone()))
+        .collect()
 }
 
 /// The caller behind `key` in `policy`.
