@@ -32,6 +32,8 @@ mod http_server;
 mod keys;
 #[path = "cli/keys_agent.rs"]
 mod keys_agent;
+#[path = "cli/keys_fido.rs"]
+mod keys_fido;
 #[path = "cli/merge.rs"]
 mod merge;
 #[path = "cli/misc.rs"]

@@ -444,4 +444,70 @@ mod tests {
         let dbg = format!("{back:?}");
         assert!(!dbg.contains("PRIVATE"), "{dbg}");
     }
+
+    /// A signature made by a real FIDO token (`sk-ssh-ed25519@openssh.com`) with stock OpenSSH:
+    /// the known-good vector of the ssh-key crate's tests (`tests/examples/sshsig_sk_ed25519`,
+    /// message `testing`, namespace `example`, flags 0x01 = user present, counter 9).
+    pub const SK_PUBLIC: &str = "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAINSoElFleH+nN83FoLqqepJjN+y7Gs5lrn7qXjBqQZyuAAAABHNzaDo= user@example.com";
+    pub const SK_SIGNATURE: &str = "-----BEGIN SSH SIGNATURE-----
+U1NIU0lHAAAAAQAAAEoAAAAac2stc3NoLWVkMjU1MTlAb3BlbnNzaC5jb20AAAAg1KgSUW
+V4f6c3zcWguqp6kmM37LsazmWufupeMGpBnK4AAAAEc3NoOgAAAAdleGFtcGxlAAAAAAAA
+AAZzaGE1MTIAAABnAAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAQC9WcLb5NG
+XRdCOHinQIS/MxdnAx7SQMYnyOt5q4+huTWh/Zk/UvWhP+wXl/ikNPlDpgliRq6o3VyKqS
+LLo9lQYBAAAACQ==
+-----END SSH SIGNATURE-----
+";
+
+    #[test]
+    fn a_fido_signature_verifies_and_tampering_is_refused() {
+        let key = PublicKeyLine::new(SK_PUBLIC).expect("sk keys are accepted");
+        assert!(key.is_security_key());
+        verify(&key, "example", b"testing", SK_SIGNATURE).expect("the known-good vector");
+        assert!(matches!(
+            verify(&key, "example", b"testinG", SK_SIGNATURE),
+            Err(Error::BadSignature)
+        ));
+        assert!(matches!(
+            verify(&key, NAMESPACE_LEDGER, b"testing", SK_SIGNATURE),
+            Err(Error::WrongNamespace { .. })
+        ));
+        // Flags and counter are signed: a changed counter fails, an unset user-presence flag is
+        // refused by name.
+        let sig = SshSig::from_pem(SK_SIGNATURE.trim()).unwrap();
+        let mut bytes = sig.signature_bytes().to_vec();
+        let resign = |bytes: &[u8]| {
+            let s = ssh_key::Signature::new(Algorithm::SkEd25519, bytes.to_vec()).unwrap();
+            SshSig::new(sig.public_key().clone(), "example", sig.hash_alg(), s)
+                .unwrap()
+                .to_pem(LineEnding::LF)
+                .unwrap()
+        };
+        bytes[68] ^= 1;
+        assert!(matches!(
+            verify(&key, "example", b"testing", &resign(&bytes)),
+            Err(Error::BadSignature)
+        ));
+        bytes[68] ^= 1;
+        bytes[64] = 0;
+        match verify(&key, "example", b"testing", &resign(&bytes)) {
+            Err(Error::Malformed(m)) => assert!(m.contains("not touched"), "{m}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // A plain ed25519 key with the same public point is another key.
+        let plain = Keypair::generate("p").unwrap();
+        assert!(matches!(
+            verify(plain.public(), "example", b"testing", SK_SIGNATURE),
+            Err(Error::WrongKey { .. })
+        ));
+    }
+
+    #[test]
+    fn keys_held_elsewhere_do_not_write_private_files() {
+        let key = PublicKeyLine::new(SK_PUBLIC).unwrap();
+        let k = Keypair::with_ssh_keygen("/nonexistent/id_ed25519_sk".into(), key);
+        assert_eq!(k.held_by(), "ssh-keygen (security key)");
+        assert!(k.to_openssh(None).is_err());
+        // Signing asks ssh-keygen, which fails on a missing handle file: an error, not a panic.
+        assert!(k.sign(NAMESPACE_LEDGER, b"x").is_err());
+    }
 }
