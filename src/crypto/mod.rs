@@ -58,6 +58,8 @@ impl Error {
 pub struct Keypair {
     backend: Backend,
     public: PublicKeyLine,
+    /// The file the key was read from, if any.
+    origin: Option<PathBuf>,
 }
 
 enum Backend {
@@ -112,6 +114,7 @@ impl Keypair {
         Ok(Keypair {
             backend: Backend::Local(Box::new(private)),
             public,
+            origin: None,
         })
     }
 
@@ -130,6 +133,7 @@ impl Keypair {
         Ok(Keypair {
             backend: Backend::Agent(agent, blob),
             public,
+            origin: None,
         })
     }
 
@@ -137,9 +141,21 @@ impl Keypair {
     /// asks the token (and its touch).
     pub fn with_ssh_keygen(path: PathBuf, public: PublicKeyLine) -> Keypair {
         Keypair {
+            origin: Some(path.clone()),
             backend: Backend::SshKeygen(path),
             public,
         }
+    }
+
+    /// The key file this key was read from, when it was read from one.
+    pub fn origin(&self) -> Option<&std::path::Path> {
+        self.origin.as_deref()
+    }
+
+    /// Records the file the key was read from.
+    pub fn with_origin(mut self, path: PathBuf) -> Keypair {
+        self.origin = Some(path);
+        self
     }
 
     /// Where the private half is: "file", "ssh-agent" or "ssh-keygen (security key)".
@@ -349,6 +365,25 @@ pub fn allowed_signers_line(name: &str, key: &PublicKeyLine) -> String {
         "{name} namespaces=\"{NAMESPACE_GIT},{NAMESPACE_LEDGER}\" {}",
         key.without_comment()
     )
+}
+
+/// [`allowed_signers_line`] limited to a time window, as OpenSSH's `valid-after` and
+/// `valid-before` options (UTC, `YYYYMMDDHHMMSSZ`).
+pub fn allowed_signers_line_valid(
+    name: &str,
+    key: &PublicKeyLine,
+    after: Option<crate::model::Timestamp>,
+    before: Option<crate::model::Timestamp>,
+) -> String {
+    let mut opts = format!("namespaces=\"{NAMESPACE_GIT},{NAMESPACE_LEDGER}\"");
+    let stamp = |t: crate::model::Timestamp| t.datetime().format("%Y%m%d%H%M%SZ").to_string();
+    if let Some(t) = after {
+        opts.push_str(&format!(",valid-after=\"{}\"", stamp(t)));
+    }
+    if let Some(t) = before {
+        opts.push_str(&format!(",valid-before=\"{}\"", stamp(t)));
+    }
+    format!("{name} {opts} {}", key.without_comment())
 }
 
 /// A new random repository id: 128 bits, as 32 lower-case hex digits. Drawn from the operating

@@ -105,6 +105,11 @@ impl Workspace {
         let repo = open_repo(dir)?;
         let root = repo.workdir()?.to_path_buf();
         let policy = load_policy(&root)?;
+        // git's allowed-signers file follows the policy (`git ops keys setup-git`); failing to
+        // refresh it must not stop the command, `git tag -v` then says what is wrong.
+        if let Err(e) = super::keys::refresh_allowed_signers(&repo, &policy) {
+            eprintln!("warning: could not refresh git's allowed-signers file: {e}");
+        }
         let ledger = Ledger::load(&root)?;
         let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
         Ok(Workspace {

@@ -425,5 +425,5 @@ fn load_file(
         )));
     }
     drop(text);
-    load_keypair(path, || passphrase(path))
+    Ok(load_keypair(path, || passphrase(path))?.with_origin(path.to_path_buf()))
 }
