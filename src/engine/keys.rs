@@ -739,4 +739,113 @@ mod tests {
             )
         );
     }
+
+    #[test]
+    fn rotation_keeps_history_and_refuses_the_retired_key_afterwards() {
+        use crate::verify::coverage::fixtures::{OpSpec, Team, ts};
+        use crate::verify::grants::GrantIndex;
+        use crate::verify::ledger::check_with_history;
+        let team = Team::new();
+        let old_text = team.policy_text(1);
+        let old = yaml::parse_policy(&old_text).expect("the team policy");
+        let new_bob = key();
+        let edit = rotate_key_in_text(
+            &old_text,
+            &name("bob"),
+            &new_bob,
+            ts("2026-01-28T00:00:00Z"),
+        )
+        .expect("bob's key rotates");
+        let bob = edit.policy.signer(&name("bob")).expect("bob");
+        assert_eq!(bob.key, new_bob);
+        assert_eq!(bob.retired_keys.len(), 1);
+        assert_eq!(bob.retired_keys[0].key, *team.bob.public());
+        assert_eq!(edit.policy.version, old.version + 1);
+        assert_eq!(
+            yaml::parse_policy(&edit.text).ok(),
+            Some(edit.policy.clone())
+        );
+        let grants = GrantIndex::build(&edit.policy, []);
+
+        // Approved by bob's old key the day before: still verifies, under the earlier policy.
+        let before = team.approved(
+            &OpSpec::new("OPS-2026-01-27-001", "SERVICE_RESTART", "deploy/**"),
+            "alice",
+            &["bob"],
+        );
+        let (check, under) =
+            check_with_history(&edit.policy, std::slice::from_ref(&old), &before, &grants);
+        assert!(check.problems.is_empty(), "{:?}", check.problems);
+        assert_eq!(under, Some(old.version));
+
+        // Signed with the retired key after its retirement: refused even with the old policy
+        // at hand.
+        let mut spec = OpSpec::new("OPS-2026-01-29-001", "SERVICE_RESTART", "deploy/**");
+        spec.created = "2026-01-29T09:00:00Z";
+        let after = team.approved(&spec, "alice", &["bob"]);
+        let (check, under) =
+            check_with_history(&edit.policy, std::slice::from_ref(&old), &after, &grants);
+        assert!(!check.problems.is_empty(), "the retired key still counts");
+        assert_eq!(under, None);
+
+        // The retired key cannot come back, to bob or anyone, and the clock cannot go back.
+        let again = rotate_key_in_text(
+            &edit.text,
+            &name("bob"),
+            team.bob.public(),
+            ts("2026-01-30T00:00:00Z"),
+        );
+        assert!(matches!(again, Err(Error::DuplicateKey(_))), "{again:?}");
+        let back = rotate_key_in_text(&edit.text, &name("bob"), &key(), ts("2026-01-27T00:00:00Z"));
+        assert!(matches!(back, Err(Error::RotatedLater(_))), "{back:?}");
+    }
+
+    #[test]
+    fn allowed_signers_bound_retired_and_current_keys_in_time() {
+        let (text, alice) = starter_with_alice();
+        let newer = key();
+        let edit = rotate_key_in_text(
+            &text,
+            &name("alice"),
+            &newer,
+            "2026-02-03T04:05:06Z".parse().unwrap(),
+        )
+        .expect("rotates");
+        let lines = allowed_signers_text(&edit.policy);
+        assert_eq!(
+            lines,
+            format!(
+                "alice namespaces=\"git,git-ops\",valid-before=\"20260203040506Z\" {}\n\
+                 alice namespaces=\"git,git-ops\",valid-after=\"20260203040506Z\" {}\n",
+                alice.without_comment(),
+                newer.without_comment()
+            )
+        );
+        // The comments of the starter policy survive the edit.
+        assert!(edit.text.contains("# approvals required"), "{}", edit.text);
+    }
+
+    #[test]
+    fn rotating_names_the_signer_by_name_or_key() {
+        let (text, alice) = starter_with_alice();
+        let policy = yaml::parse_policy(&text).unwrap();
+        assert_eq!(signer_named(&policy, "alice").unwrap(), name("alice"));
+        assert_eq!(
+            signer_named(&policy, &alice.without_comment()).unwrap(),
+            name("alice")
+        );
+        assert!(matches!(
+            signer_named(&policy, "carol"),
+            Err(Error::NotASigner(_))
+        ));
+        assert!(matches!(
+            rotate_key_in_text(
+                &text,
+                &name("carol"),
+                &key(),
+                "2026-02-03T04:05:06Z".parse().unwrap()
+            ),
+            Err(Error::UnknownSigner(_))
+        ));
+    }
 }
