@@ -34,6 +34,8 @@ mod keys;
 mod keys_agent;
 #[path = "cli/keys_fido.rs"]
 mod keys_fido;
+#[path = "cli/keys_rotate.rs"]
+mod keys_rotate;
 #[path = "cli/merge.rs"]
 mod merge;
 #[path = "cli/misc.rs"]
