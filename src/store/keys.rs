@@ -346,14 +346,33 @@ pub fn load_signing_key(
     Err(Error::Key(msg))
 }
 
-/// Whether git's `user.signingKey` is for SSH (a GPG key id is not ours to use).
+/// Whether git's `user.signingKey` names an ed25519 SSH key (a GPG key id, or an RSA or ECDSA
+/// key someone signs commits with, is not ours to use: the lookup goes on).
 fn signing_key_is_ours(value: &str) -> bool {
     let v = value.trim();
-    if v.starts_with("key::") || v.starts_with("ssh-") || v.starts_with("sk-") {
-        return true;
+    let ed25519 = |line: &str| {
+        let alg = line.split_whitespace().next().unwrap_or("");
+        alg == "ssh-ed25519" || alg == "sk-ssh-ed25519@openssh.com"
+    };
+    let literal = v.strip_prefix("key::").unwrap_or(v);
+    if literal.starts_with("ssh-") || literal.starts_with("sk-") || literal.starts_with("ecdsa-") {
+        return ed25519(literal);
     }
     // A GPG key id or e-mail address is not a file; a path is.
-    v.contains('/') || expand_home(v).exists()
+    let path = expand_home(v);
+    if !v.contains('/') && !path.exists() {
+        return false;
+    }
+    // The public half says the algorithm without reading the private key.
+    let pub_path = if path.extension().is_some_and(|e| e == "pub") {
+        path
+    } else {
+        PathBuf::from(format!("{}.pub", path.display()))
+    };
+    match fs::read_to_string(&pub_path) {
+        Ok(p) => ed25519(p.trim()),
+        Err(_) => true,
+    }
 }
 
 fn from_agent(agent: Option<Agent>, key: PublicKeyLine, from: Option<&Path>) -> Result<Keypair> {

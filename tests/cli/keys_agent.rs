@@ -258,3 +258,33 @@ fn a_pub_file_as_git_ops_key_is_named_not_blamed_on_a_nul_byte() {
         assert!(!out.stderr().contains("NUL"), "{out}");
     }
 }
+
+#[test]
+fn a_user_signing_key_of_another_type_is_passed_over_for_the_default_key() {
+    if !require_tool("ssh-keygen", "apt-get install openssh-client") {
+        return;
+    }
+    let sb = Sandbox::new();
+    // alice's git-ops key in the default place; her commit-signing key is ECDSA.
+    let dir = sb.home.join(".config/git-ops/keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let default = dir.join("default").display().to_string();
+    run(sb.ops_command(&sb.root, None, &["keys", "generate", "--out", &default])).ok();
+    let ecdsa = sb.root.join("id_ecdsa");
+    let mut c = sb.command("ssh-keygen", &sb.root);
+    c.args(["-q", "-t", "ecdsa", "-b", "256", "-N", "", "-f"])
+        .arg(&ecdsa);
+    run(c).ok();
+    let repo = sb.git_init("repo");
+    repo.git(&["config", "user.signingKey", &ecdsa.display().to_string()])
+        .ok();
+    repo.ops_keyless(&["init", "--name", "alice"]).ok();
+    repo.commit_all("Adopt git-ops");
+    let id = repo
+        .ops_keyless(&new_args("Restart", "READ_ONLY"))
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    assert_eq!(repo.field(&id, "requested_by"), "alice");
+}
