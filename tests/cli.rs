@@ -32,6 +32,12 @@ mod http_server;
 mod import;
 #[path = "cli/keys.rs"]
 mod keys;
+#[path = "cli/keys_agent.rs"]
+mod keys_agent;
+#[path = "cli/keys_fido.rs"]
+mod keys_fido;
+#[path = "cli/keys_rotate.rs"]
+mod keys_rotate;
 #[path = "cli/merge.rs"]
 mod merge;
 #[path = "cli/misc.rs"]

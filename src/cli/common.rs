@@ -65,20 +65,15 @@ pub fn ask_passphrase(path: &Path) -> std::result::Result<Zeroizing<String>, Str
     rpassword::prompt_password(format!("Enter passphrase for {}: ", path.display()))
         .map(Zeroizing::new)
         .map_err(|e| {
-            format!("the key is encrypted and no terminal is available to ask for its passphrase ({e}); set GIT_OPS_PASSPHRASE")
+            format!(
+                "this key is encrypted and there is no terminal to ask for its passphrase ({e}): load it into ssh-agent (`ssh-add {}`) or set GIT_OPS_PASSPHRASE",
+                path.display()
+            )
         })
 }
 
-/// The passphrase callback for `store::keys::load_keypair`.
-pub fn passphrase_for(
-    path: &Path,
-) -> impl FnOnce() -> std::result::Result<Zeroizing<String>, String> + '_ {
-    move || ask_passphrase(path)
-}
-
 pub fn load_key(repo: Option<&Repo>, explicit: Option<&Path>) -> Result<Keypair> {
-    let (path, _source) = keys::find_key(repo, explicit)?;
-    Ok(keys::load_keypair(&path, passphrase_for(&path))?)
+    Ok(keys::load_signing_key(repo, explicit, &[], ask_passphrase)?.0)
 }
 
 /// Standard output, locked, for commands that print data.

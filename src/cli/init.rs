@@ -26,16 +26,21 @@ pub struct Args {
     /// Do not install the hook shims.
     #[arg(long)]
     pub no_hooks: bool,
+    /// Also set up git to sign every commit with your key, and to verify tags and commits
+    /// against the policy's keys (as `git ops keys setup-git --sign-commits`).
+    #[arg(long)]
+    pub sign_commits: bool,
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let repo = ctx.repo()?;
     let mut out = stdout();
 
+    let mut key = None;
     if init::has_policy(&repo)? {
         writeln!(out, "{POLICY_PATH} exists already: kept as it is")?;
     } else {
-        let key = load_key(Some(&repo), args.key.as_deref())?;
+        let key = key.insert(load_key(Some(&repo), args.key.as_deref())?);
         let name = match args.name {
             Some(n) => SignerName::new(&n)?,
             None => init::default_name(&repo)
@@ -61,6 +66,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         out,
         "configured the ledger merge driver (merge.git-ops.driver)"
     )?;
+    if args.sign_commits {
+        let key = match key {
+            Some(k) => k,
+            None => load_key(Some(&repo), args.key.as_deref())?,
+        };
+        let policy = super::common::load_policy(repo.workdir()?)?;
+        let done = git_ops::engine::keys::setup_git(&repo, &policy, &key, true)?;
+        writeln!(
+            out,
+            "set up commit signing: gpg.format=ssh, user.signingKey={}, commit.gpgSign=true, gpg.ssh.allowedSignersFile={}",
+            git_ops::render::line(&done.signing_key),
+            done.allowed_signers.display()
+        )?;
+    }
     if args.no_hooks {
         writeln!(
             out,

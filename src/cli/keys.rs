@@ -1,4 +1,5 @@
-//! `git ops keys generate | add | list | allowed-signers` (`git_ops::engine::keys`).
+//! `git ops keys generate | add | rotate | list | allowed-signers | setup-git`
+//! (`git_ops::engine::keys`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,11 +50,39 @@ pub enum KeysCmd {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Replace a signer's key in ops/policy.yaml, keeping the old one as retired from now on.
+    ///
+    /// Records and tags signed with the old key before now still verify (also with stock
+    /// `git tag -v`, through the allowed-signers file's valid-before); signatures made with it
+    /// later are refused. The edited policy is committed like any policy change: under an
+    /// operation covering ops/policy.yaml approved under the current policy.
+    Rotate {
+        /// The signer: their name, or their current public key (line or .pub file).
+        #[arg(allow_hyphen_values = true)]
+        old: String,
+        /// The new public key line (`ssh-ed25519 AAAA...`), or a path to its .pub file.
+        #[arg(allow_hyphen_values = true)]
+        new: String,
+    },
     /// Write git's allowed_signers file for `git tag -v` and `ssh-keygen -Y verify`.
     AllowedSigners {
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Set up git in this clone to sign and verify with your SSH key.
+    ///
+    /// Sets gpg.format=ssh, user.signingKey and gpg.ssh.allowedSignersFile (a file under .git
+    /// that git-ops keeps in line with the policy), and commit.gpgSign with --sign-commits.
+    /// Afterwards plain `git tag -v` and `git verify-commit` work.
+    SetupGit {
+        /// Your key: a private key file, its .pub file (private half in ssh-agent), or
+        /// `key::ssh-ed25519 AAAA...` (default: the usual key lookup).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Sign every commit (commit.gpgSign=true).
+        #[arg(long)]
+        sign_commits: bool,
     },
 }
 
@@ -71,8 +100,73 @@ pub fn run(ctx: &Ctx, cmd: KeysCmd) -> Result<u8> {
             roles,
         } => add(ctx, name, pubkey, roles),
         KeysCmd::List { format } => list(ctx, format),
+        KeysCmd::Rotate { old, new } => rotate(ctx, old, new),
         KeysCmd::AllowedSigners { out } => allowed_signers(ctx, out),
+        KeysCmd::SetupGit { key, sign_commits } => setup_git(ctx, key, sign_commits),
     }
+}
+
+fn rotate(ctx: &Ctx, old: String, new: String) -> Result<u8> {
+    let repo = ctx.repo()?;
+    let file = PolicyFile::load(&repo)?;
+    if keys::holds_private_key(&old) {
+        return Err(KeysError::PrivateKey {
+            path: None,
+            public_beside: None,
+        }
+        .into());
+    }
+    let name = keys::signer_named(&file.policy, &old)?;
+    let new_key = keys::public_key_from_arg(&new)?;
+    let old_fp = file
+        .policy
+        .signer(&name)
+        .map(|e| e.key.fingerprint().to_string())
+        .unwrap_or_default();
+    let now = git_ops::model::Timestamp::from_datetime(chrono::Utc::now());
+    let edit = keys::rotate_key(&repo, &file, &name, &new_key, now)?;
+    let mut o = stdout();
+    writeln!(
+        o,
+        "rotated {name}: {} replaces {old_fp}, retired at {now}; policy version {}",
+        new_key.fingerprint(),
+        edit.policy.version
+    )?;
+    writeln!(
+        o,
+        "next: commit ops/policy.yaml under an operation that covers it (git ops new --allowed-paths ops/policy.yaml ...), approved under the current policy"
+    )?;
+    Ok(0)
+}
+
+fn setup_git(ctx: &Ctx, key: Option<PathBuf>, sign_commits: bool) -> Result<u8> {
+    let repo = ctx.repo()?;
+    let policy = load_policy(repo.workdir()?)?;
+    let known = git_ops::engine::workspace::policy_keys(&policy);
+    let (keypair, _) = git_ops::store::keys::load_signing_key(
+        Some(&repo),
+        key.as_deref(),
+        &known,
+        super::common::ask_passphrase,
+    )?;
+    let done = keys::setup_git(&repo, &policy, &keypair, sign_commits)?;
+    let mut o = stdout();
+    writeln!(o, "gpg.format = ssh")?;
+    writeln!(o, "user.signingKey = {}", line(&done.signing_key))?;
+    writeln!(
+        o,
+        "gpg.ssh.allowedSignersFile = {} ({} signers; git-ops keeps it in line with the policy)",
+        done.allowed_signers.display(),
+        done.signers
+    )?;
+    if done.sign_commits {
+        writeln!(o, "commit.gpgSign = true")?;
+    }
+    writeln!(
+        o,
+        "`git tag -v <ops tag>` and `git verify-commit <commit>` now work in this clone"
+    )?;
+    Ok(0)
 }
 
 fn generate(new: NewKey, encrypt: bool) -> Result<u8> {

@@ -40,6 +40,18 @@ pub enum Error {
     NoPolicy(PathBuf),
     #[error("{POLICY_PATH}: {0}")]
     BadPolicy(YamlError),
+    #[error("{0} is not a signer in {POLICY_PATH}")]
+    UnknownSigner(SignerName),
+    #[error(
+        "the key {0} is not a signer's in {POLICY_PATH}; git would sign commits the policy does not accept"
+    )]
+    KeyNotInPolicy(Fingerprint),
+    #[error(
+        "{0:?} names no signer in {POLICY_PATH} (give a signer name, or their current public key)"
+    )]
+    NotASigner(String),
+    #[error("{0}'s key was rotated at or after this time already; check the clock")]
+    RotatedLater(SignerName),
     #[error("--name {0:?}: use a plain file name")]
     BadKeyName(String),
     #[error("no HOME, so no default key directory; pass --out")]
@@ -187,6 +199,7 @@ pub fn add_signer_to_text(
         SignerEntry {
             key: key.clone(),
             roles: roles.clone(),
+            retired_keys: Vec::new(),
         },
     );
     wanted.validate()?;
@@ -254,13 +267,172 @@ pub fn add_signer(
     Ok(edit)
 }
 
-/// git's `gpg.ssh.allowedSignersFile` text: one line per signer of `policy`.
+/// git's `gpg.ssh.allowedSignersFile` text: one line per key of `policy`. A signer's current key
+/// is valid from its last rotation on (`valid-after`), each retired key until it was retired
+/// (`valid-before`, and `valid-after` the rotation before it), so that stock `git tag -v` and
+/// `ssh-keygen -Y verify -Overify-time=...` accept what was signed before a rotation and nothing
+/// signed with a retired key after it.
 pub fn allowed_signers_text(policy: &Policy) -> String {
+    let mut out = String::new();
+    for (n, e) in &policy.signers {
+        let mut retired: Vec<&crate::model::policy::RetiredKey> = e.retired_keys.iter().collect();
+        retired.sort_by_key(|r| r.retired_at);
+        let mut after = None;
+        for r in retired {
+            out.push_str(&crypto::allowed_signers_line_valid(
+                n.as_str(),
+                &r.key,
+                after,
+                Some(r.retired_at),
+            ));
+            out.push('\n');
+            after = Some(r.retired_at);
+        }
+        out.push_str(&crypto::allowed_signers_line_valid(
+            n.as_str(),
+            &e.key,
+            e.key_since(),
+            None,
+        ));
+        out.push('\n');
+    }
+    out
+}
+
+/// A policy with a signer's key replaced: the old key kept as retired at `at`.
+pub fn rotate_key_in_text(
+    text: &str,
+    name: &SignerName,
+    new_key: &PublicKeyLine,
+    at: crate::model::Timestamp,
+) -> Result<PolicyEdit> {
+    let policy = yaml::parse_policy(text).map_err(Error::BadPolicy)?;
+    let Some(entry) = policy.signer(name) else {
+        return Err(Error::UnknownSigner(name.clone()));
+    };
+    if let Some((other, _)) = policy
+        .signers
+        .iter()
+        .find(|(_, e)| e.key == *new_key || e.retired_keys.iter().any(|r| r.key == *new_key))
+    {
+        return Err(Error::DuplicateKey(other.clone()));
+    }
+    if entry.key_since().is_some_and(|t| t >= at) {
+        return Err(Error::RotatedLater(name.clone()));
+    }
+    let mut entry = entry.clone();
+    entry.retired_keys.push(crate::model::policy::RetiredKey {
+        key: entry.key.clone(),
+        retired_at: at,
+    });
+    entry.key = new_key.clone();
+    let mut wanted = policy.clone();
+    wanted.version += 1;
+    wanted.signers.insert(name.clone(), entry.clone());
+    wanted.validate()?;
+    let role_list: Vec<&str> = entry.roles.iter().map(|r| role_name(*r)).collect();
+    let retired: Vec<String> = entry
+        .retired_keys
+        .iter()
+        .map(|r| {
+            format!(
+                "{{ key: \"{}\", retired_at: \"{}\" }}",
+                r.key.without_comment(),
+                r.retired_at
+            )
+        })
+        .collect();
+    let line = format!(
+        "{name}: {{ key: \"{}\", roles: [{}], retired_keys: [{}] }}",
+        new_key.without_comment(),
+        role_list.join(", "),
+        retired.join(", ")
+    );
+    let new_text = match replace_signer_line(text, name.as_str(), &line, wanted.version) {
+        Some(t) if yaml::parse_policy(&t).ok().as_ref() == Some(&wanted) => t,
+        _ => yaml::render_policy(&wanted),
+    };
+    Ok(PolicyEdit {
+        text: new_text,
+        policy: wanted,
+        roles: entry.roles,
+    })
+}
+
+/// Replaces the one-line entry of signer `name` under `signers:` with `line` and sets
+/// `version:`; None if the text does not have that shape.
+fn replace_signer_line(text: &str, name: &str, line: &str, version: u64) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let signers_at = lines.iter().position(|l| {
+        let l = l.split('#').next().unwrap_or("").trim_end();
+        l == "signers:"
+    })?;
+    let mut at = None;
+    for (i, l) in lines.iter().enumerate().skip(signers_at + 1) {
+        let indent = l.len() - l.trim_start().len();
+        if indent == 0 && !l.trim().is_empty() {
+            break;
+        }
+        let t = l.trim_start();
+        if t.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(':') && rest.trim_end().ends_with('}'))
+        {
+            at = Some((i, indent));
+            break;
+        }
+    }
+    let (at, indent) = at?;
+    let version_at = lines.iter().position(|l| l.starts_with("version:"))?;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, l) in lines.iter().enumerate() {
+        if i == version_at {
+            let comment = l
+                .find('#')
+                .map(|c| format!("  {}", &l[c..]))
+                .unwrap_or_default();
+            out.push(format!("version: {version}{comment}"));
+        } else if i == at {
+            out.push(format!("{}{line}", " ".repeat(indent)));
+        } else {
+            out.push(l.to_string());
+        }
+    }
+    Some(out.join("\n") + "\n")
+}
+
+/// Rotates the key of signer `name` in the policy `file` of `repo`'s work tree, and writes it
+/// back atomically.
+pub fn rotate_key(
+    repo: &Repo,
+    file: &PolicyFile,
+    name: &SignerName,
+    new_key: &PublicKeyLine,
+    at: crate::model::Timestamp,
+) -> Result<PolicyEdit> {
+    let edit = rotate_key_in_text(&file.text, name, new_key, at)?;
+    let path = repo.workdir()?.join(POLICY_PATH);
+    fsutil::write_atomic(&path, edit.text.as_bytes(), None)?;
+    Ok(edit)
+}
+
+/// The signer that `who` names in `policy`: a signer name, or one of their keys (current or
+/// retired; a public key line or `.pub` file).
+pub fn signer_named(policy: &Policy, who: &str) -> Result<SignerName> {
+    if let Ok(n) = SignerName::new(who)
+        && policy.signers.contains_key(&n)
+    {
+        return Ok(n);
+    }
+    let key = public_key_from_arg(who).map_err(|e| match e {
+        Error::NotAKey(s) => Error::NotASigner(s),
+        other => other,
+    })?;
     policy
         .signers
         .iter()
-        .map(|(n, e)| crypto::allowed_signers_line(n.as_str(), &e.key) + "\n")
-        .collect()
+        .find(|(_, e)| e.key == key)
+        .map(|(n, _)| n.clone())
+        .ok_or_else(|| Error::NotASigner(who.to_string()))
 }
 
 /// Writes the allowed-signers file of `policy` to `path` (mode 0644, atomically).
@@ -268,6 +440,92 @@ pub fn write_allowed_signers(path: &Path, policy: &Policy) -> Result<()> {
     let text = allowed_signers_text(policy);
     fsutil::write_atomic(path, text.as_bytes(), Some(0o644))?;
     Ok(())
+}
+
+/// Where git-ops keeps git's allowed-signers file for a repository: inside its git directory
+/// (shared by its worktrees), so it is never committed and always matches the policy.
+pub const MANAGED_ALLOWED_SIGNERS: &str = "git-ops/allowed_signers";
+
+/// The repository's managed allowed-signers file (absolute).
+pub fn managed_allowed_signers(repo: &Repo) -> PathBuf {
+    let p = repo.path_in_common_dir(MANAGED_ALLOWED_SIGNERS);
+    std::path::absolute(&p).unwrap_or(p)
+}
+
+/// What `git ops keys setup-git` set.
+#[derive(Debug, Clone)]
+pub struct GitSetup {
+    /// The value of `user.signingKey`: the key file, or `key::ssh-ed25519 AAAA...` for a key
+    /// only ssh-agent holds.
+    pub signing_key: String,
+    pub allowed_signers: PathBuf,
+    pub signers: usize,
+    pub sign_commits: bool,
+}
+
+/// Sets up git to sign and verify with SSH keys in this repository (its local config):
+/// `gpg.format=ssh`, `user.signingKey` (`key`, which must be a signer's), the allowed-signers
+/// file git-ops keeps current, and `commit.gpgSign` when `sign_commits`. `tag.gpgSign` is left
+/// alone: git-ops signs its own tags, and with it set every plain `git tag NAME` would need a
+/// message and a signature.
+pub fn setup_git(
+    repo: &Repo,
+    policy: &Policy,
+    key: &Keypair,
+    sign_commits: bool,
+) -> Result<GitSetup> {
+    if policy.signer_by_key(key.public()).is_none() {
+        return Err(Error::KeyNotInPolicy(key.fingerprint()));
+    }
+    let signing_key = match key.origin() {
+        Some(p) => std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string(),
+        None => format!("key::{}", key.public().without_comment()),
+    };
+    let allowed = managed_allowed_signers(repo);
+    if let Some(dir) = allowed.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| store::Error::io(dir, e))?;
+    }
+    write_allowed_signers(&allowed, policy)?;
+    repo.set_local_config("gpg.format", "ssh")?;
+    repo.set_local_config("user.signingKey", &signing_key)?;
+    repo.set_local_config("gpg.ssh.allowedSignersFile", &allowed.display().to_string())?;
+    if sign_commits {
+        repo.set_local_config("commit.gpgSign", "true")?;
+    }
+    Ok(GitSetup {
+        signing_key,
+        allowed_signers: allowed,
+        signers: policy.signers.len(),
+        sign_commits,
+    })
+}
+
+/// Whether git verifies with the allowed-signers file git-ops keeps (set by `setup-git`).
+pub fn git_uses_managed_signers(repo: &Repo) -> bool {
+    repo.config_string("gpg.ssh.allowedSignersFile")
+        .is_some_and(|v| Path::new(v.trim()) == managed_allowed_signers(repo))
+}
+
+/// Brings the managed allowed-signers file in line with `policy` when git uses it and the
+/// policy's keys changed: one config lookup and one small read when nothing changed. Returns
+/// whether it wrote the file.
+pub fn refresh_allowed_signers(repo: &Repo, policy: &Policy) -> Result<bool> {
+    if !git_uses_managed_signers(repo) {
+        return Ok(false);
+    }
+    let path = managed_allowed_signers(repo);
+    let text = allowed_signers_text(policy);
+    if std::fs::read_to_string(&path).is_ok_and(|t| t == text) {
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| store::Error::io(dir, e))?;
+    }
+    fsutil::write_atomic(&path, text.as_bytes(), Some(0o644))?;
+    Ok(true)
 }
 
 /// Where and how to write a new key pair.
@@ -480,5 +738,114 @@ mod tests {
                 alice.without_comment()
             )
         );
+    }
+
+    #[test]
+    fn rotation_keeps_history_and_refuses_the_retired_key_afterwards() {
+        use crate::verify::coverage::fixtures::{OpSpec, Team, ts};
+        use crate::verify::grants::GrantIndex;
+        use crate::verify::ledger::check_with_history;
+        let team = Team::new();
+        let old_text = team.policy_text(1);
+        let old = yaml::parse_policy(&old_text).expect("the team policy");
+        let new_bob = key();
+        let edit = rotate_key_in_text(
+            &old_text,
+            &name("bob"),
+            &new_bob,
+            ts("2026-01-28T00:00:00Z"),
+        )
+        .expect("bob's key rotates");
+        let bob = edit.policy.signer(&name("bob")).expect("bob");
+        assert_eq!(bob.key, new_bob);
+        assert_eq!(bob.retired_keys.len(), 1);
+        assert_eq!(bob.retired_keys[0].key, *team.bob.public());
+        assert_eq!(edit.policy.version, old.version + 1);
+        assert_eq!(
+            yaml::parse_policy(&edit.text).ok(),
+            Some(edit.policy.clone())
+        );
+        let grants = GrantIndex::build(&edit.policy, []);
+
+        // Approved by bob's old key the day before: still verifies, under the earlier policy.
+        let before = team.approved(
+            &OpSpec::new("OPS-2026-01-27-001", "SERVICE_RESTART", "deploy/**"),
+            "alice",
+            &["bob"],
+        );
+        let (check, under) =
+            check_with_history(&edit.policy, std::slice::from_ref(&old), &before, &grants);
+        assert!(check.problems.is_empty(), "{:?}", check.problems);
+        assert_eq!(under, Some(old.version));
+
+        // Signed with the retired key after its retirement: refused even with the old policy
+        // at hand.
+        let mut spec = OpSpec::new("OPS-2026-01-29-001", "SERVICE_RESTART", "deploy/**");
+        spec.created = "2026-01-29T09:00:00Z";
+        let after = team.approved(&spec, "alice", &["bob"]);
+        let (check, under) =
+            check_with_history(&edit.policy, std::slice::from_ref(&old), &after, &grants);
+        assert!(!check.problems.is_empty(), "the retired key still counts");
+        assert_eq!(under, None);
+
+        // The retired key cannot come back, to bob or anyone, and the clock cannot go back.
+        let again = rotate_key_in_text(
+            &edit.text,
+            &name("bob"),
+            team.bob.public(),
+            ts("2026-01-30T00:00:00Z"),
+        );
+        assert!(matches!(again, Err(Error::DuplicateKey(_))), "{again:?}");
+        let back = rotate_key_in_text(&edit.text, &name("bob"), &key(), ts("2026-01-27T00:00:00Z"));
+        assert!(matches!(back, Err(Error::RotatedLater(_))), "{back:?}");
+    }
+
+    #[test]
+    fn allowed_signers_bound_retired_and_current_keys_in_time() {
+        let (text, alice) = starter_with_alice();
+        let newer = key();
+        let edit = rotate_key_in_text(
+            &text,
+            &name("alice"),
+            &newer,
+            "2026-02-03T04:05:06Z".parse().unwrap(),
+        )
+        .expect("rotates");
+        let lines = allowed_signers_text(&edit.policy);
+        assert_eq!(
+            lines,
+            format!(
+                "alice namespaces=\"git,git-ops\",valid-before=\"20260203040506Z\" {}\n\
+                 alice namespaces=\"git,git-ops\",valid-after=\"20260203040506Z\" {}\n",
+                alice.without_comment(),
+                newer.without_comment()
+            )
+        );
+        // The comments of the starter policy survive the edit.
+        assert!(edit.text.contains("# approvals required"), "{}", edit.text);
+    }
+
+    #[test]
+    fn rotating_names_the_signer_by_name_or_key() {
+        let (text, alice) = starter_with_alice();
+        let policy = yaml::parse_policy(&text).unwrap();
+        assert_eq!(signer_named(&policy, "alice").unwrap(), name("alice"));
+        assert_eq!(
+            signer_named(&policy, &alice.without_comment()).unwrap(),
+            name("alice")
+        );
+        assert!(matches!(
+            signer_named(&policy, "carol"),
+            Err(Error::NotASigner(_))
+        ));
+        assert!(matches!(
+            rotate_key_in_text(
+                &text,
+                &name("carol"),
+                &key(),
+                "2026-02-03T04:05:06Z".parse().unwrap()
+            ),
+            Err(Error::UnknownSigner(_))
+        ));
     }
 }

@@ -105,6 +105,11 @@ impl Workspace {
         let repo = open_repo(dir)?;
         let root = repo.workdir()?.to_path_buf();
         let policy = load_policy(&root)?;
+        // git's allowed-signers file follows the policy (`git ops keys setup-git`); failing to
+        // refresh it must not stop the command, `git tag -v` then says what is wrong.
+        if let Err(e) = super::keys::refresh_allowed_signers(&repo, &policy) {
+            eprintln!("warning: could not refresh git's allowed-signers file: {e}");
+        }
         let ledger = Ledger::load(&root)?;
         let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
         Ok(Workspace {
@@ -214,8 +219,9 @@ impl Workspace {
         explicit: Option<&Path>,
         passphrase: impl FnOnce(&Path) -> std::result::Result<Zeroizing<String>, String>,
     ) -> Result<Signer> {
-        let (path, _source) = keys::find_key(Some(&self.repo), explicit)?;
-        let key = keys::load_keypair(&path, || passphrase(&path))?;
+        let known = policy_keys(&self.policy);
+        let (key, _source) =
+            keys::load_signing_key(Some(&self.repo), explicit, &known, passphrase)?;
         self.signer(key)
     }
 
@@ -266,6 +272,15 @@ pub(super) fn judge(
             }
         }
     })
+}
+
+/// The policy's signers and their keys, for finding and naming the caller's key.
+pub fn policy_keys(policy: &Policy) -> Vec<(String, crate::model::PublicKeyLine)> {
+    policy
+        .signers
+        .iter()
+        .map(|(n, e)| (n.as_str().to_string(), e.key.clone()))
+        .collect()
 }
 
 /// The caller behind `key` in `policy`.

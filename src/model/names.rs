@@ -117,12 +117,15 @@ impl PublicKeyLine {
         let key = ssh_key::PublicKey::from_openssh(s).map_err(|e| {
             Error::invalid("public key", s, format!("not an OpenSSH public key ({e})"))
         })?;
-        if key.algorithm() != ssh_key::Algorithm::Ed25519 {
+        if !matches!(
+            key.algorithm(),
+            ssh_key::Algorithm::Ed25519 | ssh_key::Algorithm::SkEd25519
+        ) {
             return Err(Error::invalid(
                 "public key",
                 s,
                 format!(
-                    "{} keys are not accepted; git-ops uses ssh-ed25519 keys only",
+                    "{} keys are not accepted; git-ops uses ssh-ed25519 (or FIDO sk-ssh-ed25519@openssh.com) keys only",
                     key.algorithm()
                 ),
             ));
@@ -148,12 +151,18 @@ impl PublicKeyLine {
         &self.key
     }
 
-    /// The raw 32-byte ed25519 key.
+    /// The raw 32-byte ed25519 key (of a FIDO key too).
     pub fn ed25519_bytes(&self) -> [u8; 32] {
         match self.key.key_data() {
             ssh_key::public::KeyData::Ed25519(k) => k.0,
+            ssh_key::public::KeyData::SkEd25519(k) => k.public_key().0,
             _ => unreachable!("PublicKeyLine::new admits ed25519 keys only"),
         }
+    }
+
+    /// Whether this is a FIDO security key (`sk-ssh-ed25519@openssh.com`).
+    pub fn is_security_key(&self) -> bool {
+        self.key.algorithm() == ssh_key::Algorithm::SkEd25519
     }
 
     /// `ssh-ed25519 AAAA...` without the comment: what identifies the key.

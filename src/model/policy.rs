@@ -77,9 +77,34 @@ pub enum SignerRole {
 pub struct SignerEntry {
     pub key: PublicKeyLine,
     pub roles: Vec<SignerRole>,
+    /// Earlier keys of this signer (`git ops keys rotate`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_keys: Vec<RetiredKey>,
+}
+
+/// A key a signer no longer uses, and when it stopped being theirs: signatures made with it
+/// before `retired_at` still verify, none after.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredKey {
+    pub key: PublicKeyLine,
+    pub retired_at: super::Timestamp,
 }
 
 impl SignerEntry {
+    /// When the current key took over from a retired one (the latest retirement), if ever.
+    pub fn key_since(&self) -> Option<super::Timestamp> {
+        self.retired_keys.iter().map(|r| r.retired_at).max()
+    }
+
+    /// When the key with fingerprint `fp` was retired, if it is one of this signer's retired keys.
+    pub fn retired_at(&self, fp: &super::Fingerprint) -> Option<super::Timestamp> {
+        self.retired_keys
+            .iter()
+            .find(|r| &r.key.fingerprint() == fp)
+            .map(|r| r.retired_at)
+    }
+
     pub fn has(&self, role: SignerRole) -> bool {
         self.roles.contains(&role)
     }
@@ -276,6 +301,14 @@ impl Policy {
                 return Err(Error::Schema(format!(
                     "signers {other} and {name} have the same key; each signer needs its own key"
                 )));
+            }
+            for r in &s.retired_keys {
+                if let Some(other) = keys.insert(r.key.ed25519_bytes(), name) {
+                    return Err(Error::Schema(format!(
+                        "signer {name}: retired key {} is also a key of {other}; a retired key is never used again",
+                        r.key.fingerprint()
+                    )));
+                }
             }
         }
         if let Some(id) = &self.repository_id

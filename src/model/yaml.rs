@@ -957,7 +957,14 @@ mod tests {
                                     (true, true) => vec![SignerRole::Human, SignerRole::Approver],
                                 };
                                 let key = PublicKeyLine::from_key(&key).expect("an ed25519 key");
-                                (name, SignerEntry { key, roles })
+                                (
+                                    name,
+                                    SignerEntry {
+                                        key,
+                                        roles,
+                                        retired_keys: Vec::new(),
+                                    },
+                                )
                             })
                             .collect::<BTreeMap<_, _>>()
                     });

@@ -12,7 +12,7 @@ pub fn tag(id: &RecordId, outcome: &TagOutcome, signer: &SignerName) -> Vec<Stri
             "{id} is approved; the policy reserves tagging to humans: a human runs `git ops tag {id}`"
         )],
         TagOutcome::Made(name) => vec![format!(
-            "tagged {id} as {name} (signed by {signer}, check with `git tag -v {name}`)"
+            "tagged {id} as {name} (signed by {signer}; `git tag -v {name}` checks it once `git ops keys setup-git` has set up this clone)"
         )],
         TagOutcome::Failed(e) => vec![
             format!("{id} is approved, but no tag was made: {e}"),

@@ -10,6 +10,8 @@ use zeroize::Zeroizing;
 use super::fsutil::write_atomic;
 use super::{Error, Repo, Result};
 use crate::crypto::Keypair;
+use crate::crypto::agent::Agent;
+use crate::model::PublicKeyLine;
 
 /// Where a key was found, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,7 @@ pub enum KeySource {
     Env,
     GitSigningKey,
     Default,
+    Agent,
 }
 
 impl KeySource {
@@ -27,6 +30,7 @@ impl KeySource {
             KeySource::Env => "$GIT_OPS_KEY",
             KeySource::GitSigningKey => "git config user.signingKey",
             KeySource::Default => "the default key directory",
+            KeySource::Agent => "ssh-agent ($SSH_AUTH_SOCK)",
         }
     }
 }
@@ -181,4 +185,264 @@ pub fn read_key_file_text(path: &Path) -> Option<Zeroizing<String>> {
 pub fn public_half_of(path: &Path) -> Option<PathBuf> {
     let pub_path = PathBuf::from(format!("{}.pub", path.display()));
     pub_path.is_file().then_some(pub_path)
+}
+
+/// A key someone named: a private key file, or a public key whose private half should be in
+/// ssh-agent (git's `key::ssh-ed25519 AAAA...` form, or a `.pub` file with no private key beside).
+#[derive(Debug, Clone)]
+pub enum KeyRef {
+    File(PathBuf),
+    Public {
+        key: PublicKeyLine,
+        /// The `.pub` file it was read from, if any.
+        from: Option<PathBuf>,
+    },
+}
+
+/// Reads what a `--key`, `$GIT_OPS_KEY` or `user.signingKey` value names.
+pub fn key_ref(value: &str) -> Result<KeyRef> {
+    let v = value.trim();
+    let literal = v.strip_prefix("key::").unwrap_or(v);
+    if literal.starts_with("ssh-") || literal.starts_with("sk-") {
+        let key = PublicKeyLine::new(literal).map_err(|e| Error::Key(e.to_string()))?;
+        return Ok(KeyRef::Public { key, from: None });
+    }
+    let path = expand_home(v);
+    if path.extension().is_some_and(|e| e == "pub") {
+        let private = path.with_extension("");
+        if private.is_file() {
+            return Ok(KeyRef::File(private));
+        }
+        return public_file(&path);
+    }
+    Ok(KeyRef::File(path))
+}
+
+/// A `.pub` file (or a file holding one public key line).
+fn public_file(path: &Path) -> Result<KeyRef> {
+    let text = fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::Key(format!("key file {} does not exist", path.display()))
+        }
+        _ => Error::io(path, e),
+    })?;
+    let key = PublicKeyLine::new(text.trim())
+        .map_err(|e| Error::Key(format!("{}: {e}", path.display())))?;
+    Ok(KeyRef::Public {
+        key,
+        from: Some(path.to_path_buf()),
+    })
+}
+
+/// Whether `text` is one OpenSSH public key line (what a `.pub` file holds).
+fn is_public_key_text(text: &[u8]) -> bool {
+    let Ok(t) = std::str::from_utf8(text) else {
+        return false;
+    };
+    let t = t.trim();
+    !t.contains('\n')
+        && (t.starts_with("ssh-") || t.starts_with("sk-") || t.starts_with("ecdsa-"))
+        && ssh_key::PublicKey::from_openssh(t).is_ok()
+}
+
+/// The caller's signing key, found and loaded: `explicit` (`--key`), then `$GIT_OPS_KEY`, then
+/// git's `user.signingKey` (a key file, a `.pub` file, or `key::ssh-ed25519 AAAA...`), then the
+/// default key file, then the one key in ssh-agent that `known` (the policy's signers) has.
+/// A public key is signed with through ssh-agent; a FIDO key through `ssh-keygen -Y sign`; an
+/// encrypted key file whose key the agent holds is not decrypted at all.
+pub fn load_signing_key(
+    repo: Option<&Repo>,
+    explicit: Option<&Path>,
+    known: &[(String, PublicKeyLine)],
+    passphrase: impl FnOnce(&Path) -> std::result::Result<Zeroizing<String>, String>,
+) -> Result<(Keypair, KeySource)> {
+    let agent = Agent::from_env();
+    let mut named: Option<(String, KeySource)> = None;
+    if let Some(p) = explicit {
+        named = Some((p.to_string_lossy().into_owned(), KeySource::Flag));
+    } else if let Some(p) = std::env::var_os("GIT_OPS_KEY").filter(|p| !p.is_empty()) {
+        named = Some((p.to_string_lossy().into_owned(), KeySource::Env));
+    } else if let Some(sk) = repo.and_then(|r| r.config_string("user.signingKey"))
+        && !sk.trim().is_empty()
+        && signing_key_is_ours(&sk)
+    {
+        named = Some((sk, KeySource::GitSigningKey));
+    }
+    if let Some((value, source)) = named {
+        let key = match key_ref(&value)? {
+            KeyRef::File(path) => load_file(&path, agent.as_ref(), passphrase),
+            KeyRef::Public { key, from } => from_agent(agent, key, from.as_deref()),
+        }
+        .map_err(|e| match e {
+            Error::Key(m) => Error::Key(format!("{m} (the key named by {})", source.describe())),
+            other => other,
+        })?;
+        return Ok((key, source));
+    }
+    let default = default_key_dir().map(|d| d.join("default"));
+    if let Some(path) = default.as_ref().filter(|p| p.exists()) {
+        return Ok((
+            load_file(path, agent.as_ref(), passphrase)?,
+            KeySource::Default,
+        ));
+    }
+    // Nothing named: the agent's key, when exactly one of its keys is a signer's.
+    let mut agent_said = "SSH_AUTH_SOCK is not set".to_string();
+    if let Some(a) = &agent {
+        match a.identities() {
+            Ok(ids) => {
+                let ours: Vec<&PublicKeyLine> = known
+                    .iter()
+                    .map(|(_, k)| k)
+                    .filter(|k| {
+                        k.key()
+                            .to_bytes()
+                            .is_ok_and(|b| ids.iter().any(|i| i.blob == b))
+                    })
+                    .collect();
+                if let [one] = ours.as_slice() {
+                    let key = Keypair::from_agent(a.clone(), (*one).clone())?;
+                    return Ok((key, KeySource::Agent));
+                }
+                agent_said = format!(
+                    "ssh-agent at {} holds {} keys, {} of them a signer's in the policy",
+                    a.socket.display(),
+                    ids.len(),
+                    ours.len()
+                );
+            }
+            Err(e) => agent_said = e,
+        }
+    }
+    let mut msg = format!(
+        "no signing key found. Looked at: --key (not given); $GIT_OPS_KEY (not set); git config user.signingKey ({}); {} ({}); {agent_said}",
+        match repo.and_then(|r| r.config_string("user.signingKey")) {
+            Some(v) => format!("{:?} is not an SSH key", v.trim()),
+            None => "not set".into(),
+        },
+        default
+            .as_ref()
+            .map_or("the default key".into(), |p| p.display().to_string()),
+        if default.is_some() {
+            "does not exist"
+        } else {
+            "no HOME"
+        },
+    );
+    if !known.is_empty() {
+        msg.push_str(".\nThe policy's signers, one of whose private keys you need:");
+        for (name, key) in known {
+            msg.push_str(&format!(
+                "\n  {} {}",
+                crate::render::line(name),
+                key.fingerprint()
+            ));
+        }
+    }
+    msg.push_str(
+        "\nPass --key FILE, set GIT_OPS_KEY, run `git ops keys setup-git --key FILE`, load your key with `ssh-add`, \
+         or run `git ops keys generate` for a new key (a policy owner must then add it with `git ops keys add`)",
+    );
+    Err(Error::Key(msg))
+}
+
+/// Whether git's `user.signingKey` names an ed25519 SSH key (a GPG key id, or an RSA or ECDSA
+/// key someone signs commits with, is not ours to use: the lookup goes on).
+fn signing_key_is_ours(value: &str) -> bool {
+    let v = value.trim();
+    let ed25519 = |line: &str| {
+        let alg = line.split_whitespace().next().unwrap_or("");
+        alg == "ssh-ed25519" || alg == "sk-ssh-ed25519@openssh.com"
+    };
+    let literal = v.strip_prefix("key::").unwrap_or(v);
+    if literal.starts_with("ssh-") || literal.starts_with("sk-") || literal.starts_with("ecdsa-") {
+        return ed25519(literal);
+    }
+    // A GPG key id or e-mail address is not a file; a path is.
+    let path = expand_home(v);
+    if !v.contains('/') && !path.exists() {
+        return false;
+    }
+    // The public half says the algorithm without reading the private key.
+    let pub_path = if path.extension().is_some_and(|e| e == "pub") {
+        path
+    } else {
+        PathBuf::from(format!("{}.pub", path.display()))
+    };
+    match fs::read_to_string(&pub_path) {
+        Ok(p) => ed25519(p.trim()),
+        Err(_) => true,
+    }
+}
+
+fn from_agent(agent: Option<Agent>, key: PublicKeyLine, from: Option<&Path>) -> Result<Keypair> {
+    let what = match from {
+        Some(p) => format!(
+            "{} is a public key (.pub), not a private key, and there is no private key beside it",
+            p.display()
+        ),
+        None => format!("the key {} is given as a public key", key.fingerprint()),
+    };
+    let Some(agent) = agent else {
+        return Err(Error::Key(format!(
+            "{what}; its private half would be in ssh-agent, but SSH_AUTH_SOCK is not set. Start an agent and `ssh-add` the private key, or give the private key file"
+        )));
+    };
+    Keypair::from_agent(agent, key).map_err(|e| Error::Key(format!("{what}; {e}")))
+}
+
+/// Loads a private key file (or hands it on: to the agent when it holds the key and the file is
+/// encrypted, to ssh-keygen for a FIDO key).
+fn load_file(
+    path: &Path,
+    agent: Option<&Agent>,
+    passphrase: impl FnOnce(&Path) -> std::result::Result<Zeroizing<String>, String>,
+) -> Result<Keypair> {
+    let bytes = match fs::read(path) {
+        Ok(b) => Zeroizing::new(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Key(format!(
+                "key file {} does not exist",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    if is_public_key_text(&bytes) {
+        // A .pub file where the private key belongs: say so (it is no secret), or sign through
+        // the agent if it holds the key.
+        let key = PublicKeyLine::new(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| Error::Key(format!("{}: {e}", path.display())))?;
+        return from_agent(agent.cloned(), key, Some(path)).map_err(|e| match e {
+            Error::Key(m) => Error::Key(format!(
+                "{m}. The private key is usually the same path without .pub"
+            )),
+            other => other,
+        });
+    }
+    check_private_permissions(path)?;
+    let text = String::from_utf8_lossy(&bytes);
+    if text.contains("BEGIN OPENSSH PRIVATE KEY")
+        && let Ok(parsed) = ssh_key::PrivateKey::from_openssh(&*bytes)
+    {
+        let public = PublicKeyLine::from_key(parsed.public_key()).ok();
+        if parsed.algorithm() == ssh_key::Algorithm::SkEd25519
+            && let Some(public) = public
+        {
+            return Ok(Keypair::with_ssh_keygen(path.to_path_buf(), public));
+        }
+        if parsed.is_encrypted()
+            && let (Some(agent), Some(public)) = (agent, public)
+            && let Ok(k) = Keypair::from_agent(agent.clone(), public)
+        {
+            return Ok(k);
+        }
+    } else if !text.contains("PRIVATE KEY") && !text.contains("PuTTY") {
+        return Err(Error::Key(format!(
+            "{} is neither an OpenSSH private key nor a public key; give the private key file (e.g. ~/.ssh/id_ed25519)",
+            path.display()
+        )));
+    }
+    drop(text);
+    Ok(load_keypair(path, || passphrase(path))?.with_origin(path.to_path_buf()))
 }

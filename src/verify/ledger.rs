@@ -28,7 +28,15 @@ pub fn check_with_history(
 ) -> (RecordCheck, Option<u64>) {
     let check = check_record_with(policy, r, Some((grants, GrantClock::Claimed)));
     let key_trouble = check.problems.iter().any(|p| p.is_key_trouble());
-    if key_trouble {
+    // A key the current policy retired (`keys rotate`) vouches only for what it signed until
+    // its retirement (inclusive, as OpenSSH's valid-before).
+    let signed_after_retirement = r.signoffs().iter().any(|s| {
+        policy
+            .signer(&s.by)
+            .and_then(|e| e.retired_at(&s.key))
+            .is_some_and(|t| s.at > t)
+    });
+    if key_trouble && !signed_after_retirement {
         for p in earlier {
             let old = check_record_with(p, r, Some((grants, GrantClock::Claimed)));
             if old.problems.is_empty() {

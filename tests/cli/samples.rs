@@ -785,7 +785,10 @@ fn policy_schema_matches_the_types() {
     let alice = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys/alice.pub"));
     let rule = json!({"paths": ["ops/**"], "min_risk": "LOW_RISK_CONFIG", "approvals": 2,
                       "human_only": true});
-    let signer = json!({"key": alice.trim(), "roles": ["human", "approver"]});
+    let old = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys/bob.pub"));
+    let retired = json!({"key": old.trim(), "retired_at": "2026-01-27T06:15:30Z"});
+    let signer = json!({"key": alice.trim(), "roles": ["human", "approver"],
+                        "retired_keys": [retired]});
     let risk = json!({"approvals": 0, "self_approval": true});
     let full = json!({
         "format": 1, "version": 3, "repository_id": "0123456789abcdef0123456789abcdef",
@@ -801,6 +804,7 @@ fn policy_schema_matches_the_types() {
     check_def::<Policy>(&s, "", &full);
     check_def::<policy::RefsCfg>(&s, "/properties/refs", &full["refs"]);
     check_def::<policy::SignerEntry>(&s, "/$defs/signer", &signer);
+    check_def::<policy::RetiredKey>(&s, "/$defs/signer/properties/retired_keys/items", &retired);
     check_def::<policy::RiskRule>(&s, "/$defs/riskRule", &risk);
     check_def::<policy::Rule>(&s, "/$defs/rule", &rule);
     check_def::<policy::GrantLimits>(&s, "/properties/grants", &full["grants"]);
