@@ -977,6 +977,9 @@ mod tests {
                         },
                         forbidden,
                         refs: Default::default(),
+                        commits: Default::default(),
+                        automation: None,
+                        pushers: Default::default(),
                     },
                 )
                 .boxed()

@@ -11,6 +11,7 @@ pub mod ledger_change;
 pub mod push;
 pub mod range;
 pub mod records;
+pub mod signature;
 pub mod tags;
 
 use serde::Serialize;
