@@ -9,6 +9,7 @@ pub mod grants;
 pub mod ledger;
 pub mod ledger_change;
 pub mod push;
+pub mod pusher;
 pub mod range;
 pub mod records;
 pub mod signature;

@@ -786,10 +786,16 @@ fn policy_schema_matches_the_types() {
         "grants": {"max_hours": 72, "break_glass_max_hours": 2},
         "operations": {"default_window_hours": 24, "require_tags": true, "human_only_tags": true},
         "forbidden": ["No secrets"],
-        "refs": {"allow_namespaces": ["refs/notes/"], "movable_tags": true}
+        "refs": {"allow_namespaces": ["refs/notes/"], "movable_tags": true},
+        "commits": {"require_signature": "governed"},
+        "automation": {"signers": ["alice"], "may_change": ["docs/**"],
+                       "may_add": ["audit_artifacts/**"]},
+        "pushers": {"ci-runner": "alice"}
     });
     check_def::<Policy>(&s, "", &full);
     check_def::<policy::RefsCfg>(&s, "/properties/refs", &full["refs"]);
+    check_def::<policy::CommitsCfg>(&s, "/properties/commits", &full["commits"]);
+    check_def::<policy::AutomationCfg>(&s, "/properties/automation", &full["automation"]);
     check_def::<policy::SignerEntry>(&s, "/$defs/signer", &signer);
     check_def::<policy::RiskRule>(&s, "/$defs/riskRule", &risk);
     check_def::<policy::Rule>(&s, "/$defs/rule", &rule);
