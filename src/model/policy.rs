@@ -110,6 +110,17 @@ pub struct Rule {
     pub approvals: Option<u32>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub human_only: bool,
+    /// Approvers must pin the content they reviewed (docs/SIGNED-COMMITS.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<PinKind>,
+}
+
+/// What a pinned approval names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinKind {
+    /// The content (mode, blob, path) of the operation's allowed paths after the change.
+    Tree,
 }
 
 impl Rule {

@@ -577,6 +577,7 @@ mod tests {
                         at,
                         key: Fingerprint::new(&format!("SHA256:{fp}")).expect("well formed"),
                         grant,
+                        pin: None,
                         sig: ArmoredSig::new(&format!(
                             "-----BEGIN SSH SIGNATURE-----\n{body}\n-----END SSH SIGNATURE-----"
                         ))
@@ -946,6 +947,7 @@ mod tests {
                     min_risk,
                     approvals,
                     human_only,
+                    pin: None,
                 });
             (
                 any::<u32>(),

@@ -122,7 +122,15 @@ pub fn judge_commits(
         let signer = if ledger_only {
             None
         } else {
-            signed_rules(repo, &info, &changes, &old, &new, &mut judgement)?
+            signed_rules(
+                repo,
+                &info,
+                &changes,
+                (&old, &new),
+                &links,
+                now,
+                &mut judgement,
+            )?
         };
         // A merge must also keep everything its other parents' ledgers hold: otherwise a merge
         // whose first parent is an old commit would bring back an older ledger or policy.
@@ -156,8 +164,9 @@ fn signed_rules(
     repo: &Repo,
     info: &CommitInfo,
     changes: &[Change],
-    old: &SideReader<'_>,
-    new: &SideReader<'_>,
+    (old, new): (&SideReader<'_>, &SideReader<'_>),
+    links: &[crate::model::RecordId],
+    now: Timestamp,
     judgement: &mut Judgement,
 ) -> Result<Option<super::signature::CommitSigner>, store::Error> {
     use crate::model::policy::POLICY_PATH;
@@ -174,6 +183,8 @@ fn signed_rules(
             changes,
             policy: &policy,
             new,
+            links,
+            now,
         },
         judgement,
     )?;

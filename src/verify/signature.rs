@@ -194,6 +194,10 @@ pub struct SignedCommit<'a> {
     pub policy: &'a Policy,
     /// The commit's own tree, whose ledger names the covering operation's signers.
     pub new: &'a dyn Side,
+    /// The operations the commit names (`Ops-Id:` trailers, and a merge's merged links).
+    pub links: &'a [RecordId],
+    /// The verifier's clock.
+    pub now: crate::model::Timestamp,
 }
 
 /// Checks the commit's signature against `commits.require_signature` and the automation bounds;
@@ -203,14 +207,41 @@ pub fn check_commit(
     c: &SignedCommit<'_>,
     judgement: &Judgement,
 ) -> Result<(Vec<Finding>, Option<CommitSigner>), store::Error> {
+    let mut out = Vec::new();
+    if governed_pinned(c.policy) && !judgement.governed.is_empty() {
+        let owned = merge_owned(c.repo, c.info, c.changes)?;
+        let mut candidates: Vec<RecordId> = judgement
+            .governed
+            .iter()
+            .filter_map(|v| v.covered_by)
+            .collect();
+        candidates.extend(judgement.linked_by_change.iter().copied());
+        candidates.extend(c.links.iter().copied());
+        candidates.sort();
+        candidates.dedup();
+        let governed_owned: Vec<&Change> = owned
+            .into_iter()
+            .filter(|o| judgement.governed.iter().any(|v| v.path == o.path))
+            .collect();
+        out.extend(super::pin::check_pins(
+            &super::pin::PinCheck {
+                repo: c.repo,
+                policy: c.policy,
+                tree: c.repo.commit_tree(c.info.id)?,
+                new: c.new,
+                candidates: &candidates,
+                now: c.now,
+            },
+            &governed_owned,
+        )?);
+    }
     let mode = c.policy.commits.require_signature;
     let governed = !judgement.governed.is_empty();
     let wants_governed = mode != RequireSignature::None && governed;
     let wants_all = mode == RequireSignature::All;
     if !wants_governed && !wants_all && c.policy.automation.is_none() {
-        return Ok((Vec::new(), None));
+        return Ok((out, None));
     }
-    let mut out = Vec::new();
     let signer = commit_signer(c.repo, c.info.id, c.policy)?;
     let owned = merge_owned(c.repo, c.info, c.changes)?;
     if wants_governed {
@@ -264,6 +295,11 @@ pub fn check_commit(
         ));
     }
     Ok((out, Some(signer)))
+}
+
+/// Whether some rule of `policy` pins content.
+fn governed_pinned(policy: &Policy) -> bool {
+    policy.rules.iter().any(|r| r.pin.is_some())
 }
 
 /// The automation bounds (`automation.may_change`, `automation.may_add`) applied to `changes`

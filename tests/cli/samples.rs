@@ -647,6 +647,7 @@ fn full_signoff() -> Value {
         "by": "alice", "role": "approver", "at": T,
         "key": "SHA256:Trz7UXSNzIykZo8/lxywMPILIWu+RaUAgjmcZ4bBNrI",
         "grant": "GRANT-2026-01-27-001",
+        "pin": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         "sig": "-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n"
     })
 }
@@ -774,7 +775,7 @@ fn policy_schema_matches_the_types() {
     let s = schema("policy.schema.json");
     let alice = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys/alice.pub"));
     let rule = json!({"paths": ["ops/**"], "min_risk": "LOW_RISK_CONFIG", "approvals": 2,
-                      "human_only": true});
+                      "human_only": true, "pin": "tree"});
     let signer = json!({"key": alice.trim(), "roles": ["human", "approver"]});
     let risk = json!({"approvals": 0, "self_approval": true});
     let full = json!({

@@ -380,3 +380,138 @@ fn a_pusher_mapped_to_automation_is_held_to_the_bounds_whatever_the_commits_say(
         Some(human.as_str())
     );
 }
+
+/// A team (alice, bob) whose policy pins deploy/** (`pin: tree`), with a server.
+fn pinned_team() -> (Team, PathBuf) {
+    let sb = Sandbox::new();
+    let alice = sb.generate_key("alice");
+    let bob = sb.generate_key("bob");
+    let repo = sb.git_init("repo");
+    repo.ops(&alice, &["init", "--name", "alice"]).ok();
+    let bob_pub = bob.pub_path().display().to_string();
+    repo.ops(
+        &alice,
+        &["keys", "add", "bob", &bob_pub, "--role", "human,approver"],
+    )
+    .ok();
+    let policy = repo.read("ops/policy.yaml").replacen(
+        "rules:",
+        "rules:\n  - { paths: [\"deploy/**\"], min_risk: LOW_RISK_CONFIG, pin: tree }",
+        1,
+    );
+    repo.write("ops/policy.yaml", &policy);
+    std::fs::create_dir_all(repo.path("deploy")).unwrap();
+    repo.write("deploy/web.yaml", "replicas: 2\n");
+    repo.commit_all("Adopt git-ops");
+    let dir = server(&repo, "server.git");
+    (Team { repo, alice, bob }, dir)
+}
+
+#[test]
+fn a_pinned_operation_lands_only_the_content_its_approvers_signed() {
+    let (team, remote) = pinned_team();
+    let repo = &team.repo;
+    let sb = &repo.sb;
+    let id = repo.declare(&team.alice, "Scale web", "SERVICE_RESTART");
+    commit_as(repo, Some(&team.alice), "Declare");
+    push(repo).ok();
+    let trailer = format!("Ops-Id: {id}");
+
+    // The change is prepared on a branch; bob reviews it and signs pinned to it.
+    repo.git(&["checkout", "-q", "-b", "topic"]).ok();
+    repo.write("deploy/web.yaml", "replicas: 3\n");
+    commit_as(
+        repo,
+        Some(&team.alice),
+        &format!("Scale web to 3\n\n{trailer}"),
+    );
+    repo.git(&["checkout", "-q", "main"]).ok();
+    repo.ops(&team.bob, &["sign", &id, "--pin", "topic"])
+        .ok()
+        .says(&["approved"]);
+    let signoffs = repo.field(&id, "signoffs");
+    let pin = signoffs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|s| s["pin"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no pinned signoff: {signoffs}"));
+    assert_eq!(pin.len(), 64, "{pin}");
+    commit_as(repo, Some(&team.alice), &format!("Approve {id}"));
+    push(repo).ok();
+    let approved = repo.rev("HEAD");
+
+    // The pin is the content of the allowed paths, as stock git lists it.
+    let listing = repo
+        .git(&[
+            "ls-tree",
+            "-r",
+            "--full-tree",
+            "topic",
+            "--",
+            "deploy/web.yaml",
+        ])
+        .ok()
+        .stdout();
+    let manifest: String = listing
+        .lines()
+        .map(|l| {
+            let (meta, path) = l.split_once('\t').unwrap();
+            let f: Vec<&str> = meta.split(' ').collect();
+            format!("{} {} {path}\n", f[0], f[2])
+        })
+        .collect();
+    let manifest_path = sb.root.join("manifest");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let mut c = sb.command("sha256sum", &sb.root);
+    c.arg(&manifest_path);
+    let sum = run(c).ok().stdout();
+    assert_eq!(sum.split_whitespace().next(), Some(pin.as_str()));
+
+    // Rebased onto the approval, the reviewed change lands.
+    repo.git(&["checkout", "-q", "topic"]).ok();
+    repo.git(&["rebase", "-q", "main"]).ok();
+    let landed = repo.rev("HEAD");
+    let range = format!("{approved}..{landed}");
+    repo.ops_keyless(&["verify", "--range", &range]).ok();
+    repo.git(&["push", "--no-verify", "origin", "topic:main"])
+        .ok();
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(landed.as_str())
+    );
+
+    // Other content under the same operation needs a new signoff.
+    repo.write("deploy/web.yaml", "replicas: 5\n");
+    let other = commit_as(
+        repo,
+        Some(&team.alice),
+        &format!("Scale web to 5\n\n{trailer}"),
+    );
+    repo.git(&["push", "--no-verify", "origin", "topic:main"])
+        .failed()
+        .says(&[
+            "error[unpinned-content]",
+            "deploy/web.yaml",
+            "0 of 1 approvals pinned",
+            "pre-receive hook declined",
+        ]);
+    let range = format!("{landed}..{other}");
+    repo.ops_keyless(&["verify", "--range", &range])
+        .code(1)
+        .says(&["unpinned-content"]);
+
+    // An approval that pins nothing does not let content land under a pinned rule.
+    repo.git(&["reset", "-q", "--hard", &landed]).ok();
+    let unpinned = repo.declare(&team.alice, "Scale web again", "SERVICE_RESTART");
+    repo.ops(&team.bob, &["sign", &unpinned]).ok();
+    repo.write("deploy/web.yaml", "replicas: 4\n");
+    commit_as(
+        repo,
+        Some(&team.alice),
+        &format!("Scale web to 4\n\nOps-Id: {unpinned}"),
+    );
+    repo.git(&["push", "--no-verify", "origin", "topic:main"])
+        .failed()
+        .says(&["error[unpinned-content]", &unpinned]);
+}
