@@ -19,11 +19,21 @@ pub struct ChangelogArgs {
 
 pub fn run(ctx: &Ctx, a: ChangelogArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
+    let commits = git_ops::engine::report::signed_commits_by_operation(ws.repo())?;
     let entries: Vec<_> = ws
         .operations_as_history()?
         .into_iter()
         .map(|(r, judged)| {
-            let flat = seed::flat(r, &judged.check);
+            let mut flat = seed::flat(r, &judged.check);
+            // Who made each change the operation covered: its commits and verified signers.
+            if let Some(list) = commits.get(r.id()) {
+                flat.insert(
+                    "commits".into(),
+                    list.iter()
+                        .map(|(id, by)| serde_json::Value::String(format!("{id} signed by {by}")))
+                        .collect(),
+                );
+            }
             (
                 r.id().to_string(),
                 r.id().month(),

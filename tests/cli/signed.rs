@@ -139,6 +139,31 @@ fn a_governed_commit_is_signed_by_a_signer_of_its_operation() {
         Some(by_alice.as_str())
     );
 
+    // The record names who made the change: show, report and changelog list the commit with
+    // its verified signer.
+    repo.ops_keyless(&["show", &id, "--commits"]).ok().says(&[
+        &by_alice[..10],
+        "signed by: alice",
+        "Scale web to 3",
+    ]);
+    let json = repo
+        .ops_keyless(&["show", &id, "--commits", "--format", "json"])
+        .ok()
+        .json();
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == by_alice[..10] && c["signer"] == "alice"),
+        "{json}"
+    );
+    repo.ops_keyless(&["report", &id])
+        .ok()
+        .says(&[&by_alice[..10], "(signed by: alice)"]);
+    repo.ops_keyless(&["changelog"])
+        .ok()
+        .says(&[&format!("{} signed by alice", &by_alice[..10])]);
+
     // A tampered signed commit (the same signature on other content) is refused by both.
     let raw = repo.git(&["cat-file", "commit", &by_alice]).ok().stdout();
     let forged_text = raw.replacen("Scale web to 3", "Scale web to 9", 1);
