@@ -367,6 +367,55 @@ message\n\ngpgsig in the body is not a header\n";
         assert_eq!(s.payload, want);
     }
 
+    /// A commit object signed as git signs one: the armored SSHSIG (namespace `git`) over the
+    /// unsigned object, inserted as the `gpgsig` header before the blank line.
+    fn signed_commit(key: &crypto::Keypair, namespace: &str, body: &str) -> Vec<u8> {
+        let unsigned = format!(
+            "tree 1111111111111111111111111111111111111111\n\
+             author A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\n{body}"
+        );
+        let sig = key.sign(namespace, unsigned.as_bytes()).unwrap();
+        let header = format!("gpgsig {}\n", sig.as_str().trim_end().replace('\n', "\n "));
+        let at = unsigned.find("\n\n").unwrap() + 1;
+        let mut out = unsigned[..at].to_string();
+        out.push_str(&header);
+        out.push_str(&unsigned[at..]);
+        out.into_bytes()
+    }
+
+    #[test]
+    fn signatures_are_verified_in_process_against_the_policy_keys() {
+        use crate::engine::init::starter_policy;
+        use crate::model::yaml;
+        let alice = crypto::Keypair::generate("alice").unwrap();
+        let eve = crypto::Keypair::generate("eve").unwrap();
+        let name = SignerName::new("alice").unwrap();
+        let policy =
+            yaml::parse_policy(&starter_policy(&name, &alice.public().without_comment())).unwrap();
+        let good = signed_commit(&alice, NAMESPACE_GIT, "change\n");
+        assert_eq!(signer_of_raw(&good, &policy), CommitSigner::Signer(name));
+        // Another message under the same signature does not verify.
+        let text = String::from_utf8(good.clone()).unwrap();
+        let forged = text.replace("change\n", "other\n").into_bytes();
+        assert!(
+            matches!(signer_of_raw(&forged, &policy), CommitSigner::Invalid(ref w) if w.contains("does not verify")),
+            "{:?}",
+            signer_of_raw(&forged, &policy)
+        );
+        // A key the policy does not know, and a ledger-namespace signature, count for no one.
+        let by_eve = signed_commit(&eve, NAMESPACE_GIT, "change\n");
+        assert!(
+            matches!(signer_of_raw(&by_eve, &policy), CommitSigner::Invalid(ref w) if w.contains("no signer of the policy")),
+        );
+        let wrong_ns = signed_commit(&alice, crypto::NAMESPACE_LEDGER, "change\n");
+        assert!(matches!(
+            signer_of_raw(&wrong_ns, &policy),
+            CommitSigner::Invalid(_)
+        ));
+        let unsigned = b"tree 1111111111111111111111111111111111111111\n\nmsg\n";
+        assert_eq!(signer_of_raw(unsigned, &policy), CommitSigner::Unsigned);
+    }
+
     #[test]
     fn unsigned_and_doubly_signed_commits() {
         let unsigned =
