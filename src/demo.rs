@@ -62,7 +62,17 @@ impl Demo<'_> {
             .env("LANG", "C")
             .env("TZ", "UTC");
         if let Some(k) = key {
-            c.env("GIT_OPS_KEY", self.root.join("keys").join(k));
+            let path = self.root.join("keys").join(k);
+            // Each person's commits carry git's SSH signature by their own key, as
+            // `commits.require_signature: governed` asks.
+            c.env("GIT_OPS_KEY", &path)
+                .env("GIT_CONFIG_COUNT", "3")
+                .env("GIT_CONFIG_KEY_0", "gpg.format")
+                .env("GIT_CONFIG_VALUE_0", "ssh")
+                .env("GIT_CONFIG_KEY_1", "user.signingKey")
+                .env("GIT_CONFIG_VALUE_1", &path)
+                .env("GIT_CONFIG_KEY_2", "commit.gpgSign")
+                .env("GIT_CONFIG_VALUE_2", "true");
         }
         c
     }

@@ -52,6 +52,8 @@ mod review;
 mod samples;
 #[path = "cli/shell.rs"]
 mod shell;
+#[path = "cli/signed.rs"]
+mod signed;
 #[path = "cli/tamper.rs"]
 mod tamper;
 #[path = "cli/teams.rs"]

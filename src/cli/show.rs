@@ -41,6 +41,10 @@ pub struct ShowArgs {
     /// With --statement: print the signature instead of the statement.
     #[arg(long, requires = "statement")]
     pub sig: bool,
+    /// List the commits linked to the operation (its `Ops-Id:` trailers, the commit that added
+    /// it) with their verified signers, instead of the record.
+    #[arg(long, conflicts_with = "statement")]
+    pub commits: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +93,23 @@ pub fn run_show(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         eprintln!("git-ops: warning: {}", line(&b.to_string()));
     }
     let mut out = stdout();
+    if args.commits {
+        let list = git_ops::engine::report::linked_commits(ws.repo(), &args.id)?;
+        if args.format == ShowFormat::Json {
+            git_ops::render::write_json(&mut out, &list)?;
+        } else {
+            for c in &list {
+                writeln!(
+                    out,
+                    "{}  signed by: {}  {}",
+                    c.id,
+                    line(&c.signer),
+                    line(&c.subject)
+                )?;
+            }
+        }
+        return Ok(0);
+    }
     if args.statement {
         let by = args.by.expect("clap requires --by");
         let role = args.role.as_deref().map(|r| match r {

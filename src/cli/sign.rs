@@ -22,6 +22,10 @@ pub struct Args {
     /// Private key to sign with.
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// Pin the signoff to the content of the operation's allowed paths in this commit (the
+    /// change you reviewed); rules with `pin: tree` accept only pinned content.
+    #[arg(long, value_name = "COMMIT")]
+    pub pin: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -39,7 +43,7 @@ pub struct TagArgs {
 pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
     let ws = ctx.workspace()?;
     let me = signer(&ws, args.key.as_deref())?;
-    let signed = ws.sign(&me, &args.id, args.grant)?;
+    let signed = ws.sign_pinned(&me, &args.id, args.grant, args.pin.as_deref())?;
     writeln!(
         std::io::stdout(),
         "{}",

@@ -427,6 +427,7 @@ pub fn signoff_in(
         role,
         at,
         grant: grant.as_ref(),
+        pin: None,
     };
     let sig = key.sign(NAMESPACE_LEDGER, &statement.to_bytes())?;
     Ok(crate::model::Signoff {
@@ -435,6 +436,7 @@ pub fn signoff_in(
         at,
         key: key.fingerprint(),
         grant,
+        pin: None,
         sig,
     })
 }

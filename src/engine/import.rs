@@ -485,10 +485,21 @@ impl super::Workspace {
     /// The Markdown changelog of the ledger (docs/OPS_CHANGELOG.md's form), and how many entries
     /// it has.
     pub fn changelog_text(&self) -> Result<(String, usize)> {
+        let commits = super::report::signed_commits_by_operation(self.repo())?;
         let entries: Vec<_> = self
             .seed_views()?
             .into_iter()
-            .map(|(id, flat)| (id.to_string(), id.month(), yaml::render_value(&flat)))
+            .map(|(id, mut flat)| {
+                // Who made each change the operation covered: its commits and verified signers.
+                if let Some(list) = commits.get(&id) {
+                    let made = list
+                        .iter()
+                        .map(|(commit, by)| Value::String(format!("{commit} signed by {by}")))
+                        .collect();
+                    flat.insert("commits".into(), Value::Array(made));
+                }
+                (id.to_string(), id.month(), yaml::render_value(&flat))
+            })
             .collect();
         Ok((crate::render::changelog::render(&entries), entries.len()))
     }

@@ -47,6 +47,7 @@ rules:                        # governed paths, gitignore-style globs
 immutable: ["audit_artifacts/ops_runs/**", "ops/lkg/**"]
 grants: {{ max_hours: 72, break_glass_max_hours: 2 }}
 operations: {{ default_window_hours: 24, require_tags: false, human_only_tags: true }}
+commits: {{ require_signature: governed }}   # governed commits carry git's SSH signature by a signer of their operation
 forbidden:
   - "No changes outside the operation's allowed paths and services"
   - "No writes to production data stores, queues or streams"

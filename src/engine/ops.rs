@@ -252,6 +252,19 @@ impl Workspace {
     /// yet, else as approver (under `grant` for automation). Tags an operation that reaches its
     /// threshold.
     pub fn sign(&self, me: &Signer, id: &RecordId, grant: Option<RecordId>) -> Result<Signed> {
+        self.sign_pinned(me, id, grant, None)
+    }
+
+    /// [`Self::sign`], the signoff pinned to the content of the operation's allowed paths in
+    /// commit `pin` (docs/SIGNED-COMMITS.md): what `git ops sign --pin <commit>` does. A signer
+    /// may sign again pinned to other content; the same pin twice is `Already`.
+    pub fn sign_pinned(
+        &self,
+        me: &Signer,
+        id: &RecordId,
+        grant: Option<RecordId>,
+        pin: Option<&str>,
+    ) -> Result<Signed> {
         let ids = [id.to_string()];
         self.audited("sign", &ids, Some(me), || {
             let tx = self.begin()?;
@@ -275,10 +288,24 @@ impl Workspace {
             } else {
                 Role::Approver
             };
+            let pin = match pin {
+                None => None,
+                Some(rev) => {
+                    let commit = self.repo().resolve_commit(rev)?;
+                    let Some(p) = crate::verify::pin::pin_of_record(self.repo(), commit, record)?
+                    else {
+                        return Err(Error::usage(format!(
+                            "{id} is a {}; only operations pin content",
+                            record.kind()
+                        )));
+                    };
+                    Some(p)
+                }
+            };
             if record
                 .signoffs()
                 .iter()
-                .any(|s| s.by == me.name && s.role == role)
+                .any(|s| s.by == me.name && s.role == role && s.pin == pin)
             {
                 return Ok(Signed::Already { role });
             }
@@ -314,7 +341,15 @@ impl Workspace {
                 }
             }
             let repo = self.policy().repository_id.as_deref();
-            let s = crypto::signoff_in(repo, record, &me.key, &me.name, role, self.now(), grant)?;
+            let mut s =
+                crypto::signoff_in(repo, record, &me.key, &me.name, role, self.now(), grant)?;
+            if pin.is_some() {
+                // The pin is part of the statement: sign again with it.
+                s.pin = pin;
+                let digest = record.payload_sha256();
+                let statement = record.statement_in(repo, &digest, &s).to_bytes();
+                s.sig = me.key.sign(crypto::NAMESPACE_LEDGER, &statement)?;
+            }
             let updated = tx.writer.update(id, |r| {
                 r.signoffs_mut().push(s);
                 Ok(())

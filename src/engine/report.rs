@@ -24,6 +24,50 @@ pub struct LinkedCommit {
     pub id: String,
     pub subject: String,
     pub files: Vec<String>,
+    /// Who made it: the policy signer whose SSH commit signature verifies (under the policy in
+    /// force, its first parent's), `unsigned`, or why the signature counts for no one.
+    pub signer: String,
+}
+
+/// The verified signer of commit `c` as [`LinkedCommit::signer`] says it.
+pub fn commit_signer_text(repo: &Repo, c: &crate::store::repo::CommitInfo) -> Result<String> {
+    use crate::model::policy::POLICY_PATH;
+    let at = c.parents.first().copied().unwrap_or(c.id);
+    let policy = match repo.blob_at(at, POLICY_PATH)? {
+        Some(b) => crate::model::yaml::parse_policy(&String::from_utf8_lossy(&b)).ok(),
+        None => None,
+    };
+    let Some(policy) = policy else {
+        return Ok("no policy to check the signature against".into());
+    };
+    Ok(crate::verify::signature::commit_signer(repo, c.id, &policy)?.describe())
+}
+
+/// Commits of HEAD's history that carry `Ops-Id:` trailers, with their verified signers, by
+/// the operation they name (newest first): one walk for every operation, for the changelog.
+pub fn signed_commits_by_operation(
+    repo: &Repo,
+) -> Result<std::collections::BTreeMap<RecordId, Vec<(String, String)>>> {
+    let mut out: std::collections::BTreeMap<RecordId, Vec<(String, String)>> = Default::default();
+    let Some(head) = repo.head_commit()? else {
+        return Ok(out);
+    };
+    for c in repo.commits_between(head, &[])?.into_iter().rev() {
+        let info = repo.commit_info(c)?;
+        let Ok(ids) = trailer::ops_ids(&info.message) else {
+            continue;
+        };
+        if ids.is_empty() {
+            continue;
+        }
+        let signer = commit_signer_text(repo, &info)?;
+        for id in ids {
+            out.entry(id)
+                .or_default()
+                .push((c.to_hex_with_len(10).to_string(), signer.clone()));
+        }
+    }
+    Ok(out)
 }
 
 /// An outcome record that closes the operation.
@@ -186,6 +230,7 @@ pub fn linked_commits(repo: &Repo, id: &RecordId) -> Result<Vec<LinkedCommit>> {
                 id: c.to_hex_with_len(10).to_string(),
                 subject: info.message.lines().next().unwrap_or_default().to_string(),
                 files: changes.into_iter().map(|ch| ch.path).collect(),
+                signer: commit_signer_text(repo, &info)?,
             });
         }
     }

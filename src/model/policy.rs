@@ -135,6 +135,17 @@ pub struct Rule {
     pub approvals: Option<u32>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub human_only: bool,
+    /// Approvers must pin the content they reviewed (docs/SIGNED-COMMITS.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<PinKind>,
+}
+
+/// What a pinned approval names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinKind {
+    /// The content (mode, blob, path) of the operation's allowed paths after the change.
+    Tree,
 }
 
 impl Rule {
@@ -232,6 +243,58 @@ pub struct Policy {
     pub forbidden: Vec<String>,
     #[serde(default, skip_serializing_if = "RefsCfg::is_default")]
     pub refs: RefsCfg,
+    /// Which commits must carry git's SSH commit signature (docs/SIGNED-COMMITS.md).
+    #[serde(default, skip_serializing_if = "CommitsCfg::is_default")]
+    pub commits: CommitsCfg,
+    /// The agent autonomy contract: what automation may change anywhere in the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automation: Option<AutomationCfg>,
+    /// Users the server authenticated (`GL_USER` or `ops.pusherVar`) mapped to signer names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pushers: BTreeMap<String, SignerName>,
+}
+
+/// Which commits must be signed with git's own SSH commit signature.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequireSignature {
+    /// No commit needs a signature (policies written before signed commits existed).
+    #[default]
+    None,
+    /// A commit that changes governed paths is signed by a signer of the operation covering it.
+    Governed,
+    /// As `governed`, and every other commit is signed by some signer of the policy.
+    All,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitsCfg {
+    #[serde(default)]
+    pub require_signature: RequireSignature,
+}
+
+impl CommitsCfg {
+    fn is_default(&self) -> bool {
+        *self == CommitsCfg::default()
+    }
+}
+
+/// The agent autonomy contract (playbook seed): a commit made by automation (signed by an
+/// automation key, or pushed by a pusher mapped to one) may only change paths under `may_change`
+/// and only add paths under `may_add`, governed or not.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutomationCfg {
+    /// The signers held to these bounds; empty means every signer with the `automation` role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<SignerName>,
+    /// Paths automation may add, change or delete.
+    #[serde(default)]
+    pub may_change: Vec<Glob>,
+    /// Paths automation may only add (never change or delete).
+    #[serde(default)]
+    pub may_add: Vec<Glob>,
 }
 
 /// What the server lets a push do to refs other than branches moving forward (DESIGN §3.1).
@@ -324,12 +387,43 @@ impl Policy {
         if self.rules.iter().any(|r| r.paths.is_empty()) {
             return Err(Error::Schema("a rule has an empty `paths` list".into()));
         }
+        if let Some(a) = &self.automation {
+            for n in &a.signers {
+                if self.signer(n).is_none() {
+                    return Err(Error::Schema(format!(
+                        "automation.signers names {n}, who is not in `signers`"
+                    )));
+                }
+            }
+        }
+        for (user, n) in &self.pushers {
+            if self.signer(n).is_none() {
+                return Err(Error::Schema(format!(
+                    "pushers maps {user:?} to {n}, who is not in `signers`"
+                )));
+            }
+        }
         if self.operations.default_window_hours == 0 {
             return Err(Error::Schema(
                 "operations.default_window_hours must be at least 1".into(),
             ));
         }
         Ok(())
+    }
+
+    /// Whether `name` is held to the automation bounds: named in `automation.signers`, or, when
+    /// that list is empty, a signer with the `automation` role. False without an `automation`
+    /// section.
+    pub fn is_bounded_automation(&self, name: &SignerName) -> bool {
+        let Some(a) = &self.automation else {
+            return false;
+        };
+        if a.signers.is_empty() {
+            self.signer(name)
+                .is_some_and(|s| s.has(SignerRole::Automation))
+        } else {
+            a.signers.contains(name)
+        }
     }
 
     pub fn signer(&self, name: &SignerName) -> Option<&SignerEntry> {

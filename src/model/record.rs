@@ -158,6 +158,10 @@ pub struct Signoff {
     pub key: Fingerprint,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<RecordId>,
+    /// The content the signer reviewed: the pin of the operation's allowed paths in one commit
+    /// (docs/SIGNED-COMMITS.md, "Content pinning"). Signed as part of the statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
     pub sig: ArmoredSig,
 }
 
@@ -176,6 +180,9 @@ pub struct Statement<'a> {
     /// The policy's `repository_id`, when it has one: binds the signature to one repository.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repo: Option<&'a str>,
+    /// The pinned content, when the signoff pins one (absent otherwise, never `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<&'a str>,
 }
 
 pub const STATEMENT_TYPE: &str = "git-ops/signoff/v1";
@@ -533,6 +540,7 @@ impl Record {
             role: s.role,
             at: s.at,
             grant: s.grant.as_ref(),
+            pin: s.pin.as_deref(),
         }
     }
 

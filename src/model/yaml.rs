@@ -608,6 +608,7 @@ mod tests {
                         at,
                         key: Fingerprint::new(&format!("SHA256:{fp}")).expect("well formed"),
                         grant,
+                        pin: None,
                         sig: ArmoredSig::new(&format!(
                             "-----BEGIN SSH SIGNATURE-----\n{body}\n-----END SSH SIGNATURE-----"
                         ))
@@ -984,6 +985,7 @@ mod tests {
                     min_risk,
                     approvals,
                     human_only,
+                    pin: None,
                 });
             (
                 any::<u32>(),
@@ -1015,6 +1017,9 @@ mod tests {
                         },
                         forbidden,
                         refs: Default::default(),
+                        commits: Default::default(),
+                        automation: None,
+                        pushers: Default::default(),
                     },
                 )
                 .boxed()

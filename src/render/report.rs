@@ -200,7 +200,12 @@ pub fn markdown(r: &Report) -> String {
         s.push_str("No commits carry or link this operation yet.\n");
     }
     for c in &r.changes_made.commits {
-        s.push_str(&format!("- `{}` {}\n", c.id, line(&c.subject)));
+        s.push_str(&format!(
+            "- `{}` {} (signed by: {})\n",
+            c.id,
+            line(&c.subject),
+            line(&c.signer)
+        ));
         for f in &c.files {
             s.push_str(&format!("  - `{}`\n", line(f)));
         }

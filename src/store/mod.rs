@@ -4,6 +4,7 @@
 pub mod accepted;
 pub mod active;
 pub mod audit;
+pub mod commit_object;
 pub mod diff;
 pub mod fsutil;
 pub mod hooks;

@@ -8,9 +8,12 @@ pub mod decision;
 pub mod grants;
 pub mod ledger;
 pub mod ledger_change;
+pub mod pin;
 pub mod push;
+pub mod pusher;
 pub mod range;
 pub mod records;
+pub mod signature;
 pub mod tags;
 
 use serde::Serialize;

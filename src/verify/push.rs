@@ -588,6 +588,20 @@ pub fn check_received(
         Rewrites::Denied,
         Some(&server),
     )?;
+    let mut report = report;
+    if let Some(user) = super::pusher::pusher_from_env(real) {
+        let mut pushed = Vec::new();
+        for u in updates {
+            if let Some(new) = u.new
+                && let Some(tip) = objects.peel_to_commit(new)?
+            {
+                let mut hidden = known.clone();
+                hidden.extend(u.old.and_then(|o| objects.peel_to_commit(o).ok().flatten()));
+                pushed.push((u.refname.clone(), objects.commits_between(tip, &hidden)?));
+            }
+        }
+        super::pusher::check_pusher(objects, &user, &pushed, &mut report)?;
+    }
     if report.ok() {
         // Remember where each governed branch now stands; only this hook writes it.
         let mut tips = Vec::new();

@@ -24,6 +24,8 @@ pub enum Clock {
 pub struct Judged {
     pub commit: CommitInfo,
     pub judgement: Judgement,
+    /// The commit's verified signer, when the policy in force made us read its signature.
+    pub signer: Option<super::signature::CommitSigner>,
 }
 
 /// The changes a commit introduces, against its first parent. A merge is judged like any commit
@@ -116,6 +118,20 @@ pub fn judge_commits(
         if let Some(e) = trailer_error {
             judgement.report.push(Finding::error("trailer", e));
         }
+        // Who made it: git's commit signature, against the policy in force.
+        let signer = if ledger_only {
+            None
+        } else {
+            signed_rules(
+                repo,
+                &info,
+                &changes,
+                (&old, &new),
+                &links,
+                now,
+                &mut judgement,
+            )?
+        };
         // A merge must also keep everything its other parents' ledgers hold: otherwise a merge
         // whose first parent is an old commit would bring back an older ledger or policy.
         for other in info.parents.iter().skip(1) {
@@ -136,9 +152,44 @@ pub fn judge_commits(
         out.push(Judged {
             commit: info,
             judgement,
+            signer,
         });
     }
     Ok(out)
+}
+
+/// The rules of [`super::signature`] for one commit, under the old side's policy (none to apply
+/// when it has no readable policy: that is reported by `judge`).
+fn signed_rules(
+    repo: &Repo,
+    info: &CommitInfo,
+    changes: &[Change],
+    (old, new): (&SideReader<'_>, &SideReader<'_>),
+    links: &[crate::model::RecordId],
+    now: Timestamp,
+    judgement: &mut Judgement,
+) -> Result<Option<super::signature::CommitSigner>, store::Error> {
+    use crate::model::policy::POLICY_PATH;
+    let Some(Ok(policy)) = old
+        .read_string(POLICY_PATH)?
+        .map(|t| crate::model::yaml::parse_policy(&t))
+    else {
+        return Ok(None);
+    };
+    let (findings, signer) = super::signature::check_commit(
+        &super::signature::SignedCommit {
+            repo,
+            info,
+            changes,
+            policy: &policy,
+            new,
+            links,
+            now,
+        },
+        judgement,
+    )?;
+    judgement.report.findings.extend(findings);
+    Ok(signer)
 }
 
 /// All findings of judged commits in one report.

@@ -249,9 +249,12 @@ fn commit_linked(repo: &Repo, key: &Key, id: &str, offset: Option<&str>) -> Out 
     repo.ops(key, &["use", id]).ok();
     repo.git(&["add", "-A"]).ok();
     let message = format!("Roll web under {id}");
+    // The commit carries git's SSH signature by the signer who makes it.
+    let signing = format!("user.signingKey={}", key.path.display());
+    let args = ["-c", &signing, "commit", "-q", "-m", &message];
     match offset {
-        Some(o) => faketime_git(repo, o, &["commit", "-q", "-m", &message]),
-        None => repo.git(&["commit", "-q", "-m", &message]),
+        Some(o) => faketime_git(repo, o, &args),
+        None => repo.git(&args),
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Sandbox {
     pub root: PathBuf,
     pub home: PathBuf,
     path_env: OsString,
+    /// The key git signs commits with (the first key generated): every `git` the sandbox runs
+    /// signs its commits with it, as `commits.require_signature: governed` asks.
+    commit_key: std::sync::OnceLock<PathBuf>,
 }
 
 impl Sandbox {
@@ -68,6 +71,7 @@ impl Sandbox {
             root,
             home,
             path_env,
+            commit_key: std::sync::OnceLock::new(),
         })
     }
 
@@ -86,12 +90,39 @@ impl Sandbox {
             .env("GIT_COMMITTER_DATE", GIT_DATE)
             .env("TZ", "UTC")
             .env("LANG", "C");
+        // Commit signing through the environment, not the global config: git-ops itself would
+        // otherwise take `user.signingKey` as the caller's key in every test.
+        if let Some(key) = self.commit_key.get() {
+            c.env("GIT_CONFIG_COUNT", "3")
+                .env("GIT_CONFIG_KEY_0", "gpg.format")
+                .env("GIT_CONFIG_VALUE_0", "ssh")
+                .env("GIT_CONFIG_KEY_1", "user.signingKey")
+                .env("GIT_CONFIG_VALUE_1", key)
+                .env("GIT_CONFIG_KEY_2", "commit.gpgSign")
+                .env("GIT_CONFIG_VALUE_2", "true");
+        }
         c
+    }
+
+    /// Stops signing commits with the first key (for tests of unsigned commits).
+    pub fn without_commit_signing(&self, c: &mut Command) {
+        for v in [
+            "GIT_CONFIG_COUNT",
+            "GIT_CONFIG_KEY_0",
+            "GIT_CONFIG_VALUE_0",
+            "GIT_CONFIG_KEY_1",
+            "GIT_CONFIG_VALUE_1",
+            "GIT_CONFIG_KEY_2",
+            "GIT_CONFIG_VALUE_2",
+        ] {
+            c.env_remove(v);
+        }
     }
 
     /// `git ops <args>` in `dir`, signing with `key` when given.
     pub fn ops_command(&self, dir: &Path, key: Option<&Key>, args: &[&str]) -> Command {
         let mut c = self.command("git", dir);
+        self.without_commit_signing(&mut c);
         c.arg("ops").args(args);
         if let Some(k) = key {
             c.env("GIT_OPS_KEY", &k.path);
@@ -110,6 +141,7 @@ impl Sandbox {
             &["keys", "generate", "--out", &out, "--comment", &comment],
         ))
         .ok();
+        let _ = self.commit_key.set(path.clone());
         Key { path }
     }
 

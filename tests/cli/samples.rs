@@ -647,6 +647,7 @@ fn full_signoff() -> Value {
         "by": "alice", "role": "approver", "at": T,
         "key": "SHA256:Trz7UXSNzIykZo8/lxywMPILIWu+RaUAgjmcZ4bBNrI",
         "grant": "GRANT-2026-01-27-001",
+        "pin": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         "sig": "-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n"
     })
 }
@@ -784,7 +785,7 @@ fn policy_schema_matches_the_types() {
     let s = schema("policy.schema.json");
     let alice = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys/alice.pub"));
     let rule = json!({"paths": ["ops/**"], "min_risk": "LOW_RISK_CONFIG", "approvals": 2,
-                      "human_only": true});
+                      "human_only": true, "pin": "tree"});
     let old = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys/bob.pub"));
     let retired = json!({"key": old.trim(), "retired_at": "2026-01-27T06:15:30Z"});
     let signer = json!({"key": alice.trim(), "roles": ["human", "approver"],
@@ -799,10 +800,16 @@ fn policy_schema_matches_the_types() {
         "grants": {"max_hours": 72, "break_glass_max_hours": 2},
         "operations": {"default_window_hours": 24, "require_tags": true, "human_only_tags": true},
         "forbidden": ["No secrets"],
-        "refs": {"allow_namespaces": ["refs/notes/"], "movable_tags": true}
+        "refs": {"allow_namespaces": ["refs/notes/"], "movable_tags": true},
+        "commits": {"require_signature": "governed"},
+        "automation": {"signers": ["alice"], "may_change": ["docs/**"],
+                       "may_add": ["audit_artifacts/**"]},
+        "pushers": {"ci-runner": "alice"}
     });
     check_def::<Policy>(&s, "", &full);
     check_def::<policy::RefsCfg>(&s, "/properties/refs", &full["refs"]);
+    check_def::<policy::CommitsCfg>(&s, "/properties/commits", &full["commits"]);
+    check_def::<policy::AutomationCfg>(&s, "/properties/automation", &full["automation"]);
     check_def::<policy::SignerEntry>(&s, "/$defs/signer", &signer);
     check_def::<policy::RetiredKey>(&s, "/$defs/signer/properties/retired_keys/items", &retired);
     check_def::<policy::RiskRule>(&s, "/$defs/riskRule", &risk);

@@ -1,0 +1,542 @@
+//! Approvals bind to who makes the change (docs/SIGNED-COMMITS.md): a governed commit carries
+//! git's own SSH commit signature by a signer of the operation that covers it; a commit made by
+//! automation stays inside the automation bounds; a pusher mapped to automation is held to them
+//! too. Judged on a real bare server with the `pre-receive` hook, by `git ops verify --range` as
+//! CI runs it, and cross-checked with stock `git verify-commit`.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::{Key, Out, Repo, Sandbox, Team, run};
+
+/// A bare repository `<root>/<name>` with the server hooks, the repository's `origin`, with
+/// `main` pushed.
+fn server(repo: &Repo, name: &str) -> PathBuf {
+    let sb = &repo.sb;
+    let dir = sb.root.join(name);
+    let dir_s = dir.display().to_string();
+    let mut c = sb.command("git", &sb.root);
+    c.args(["init", "-q", "--bare", &dir_s]);
+    run(c).ok();
+    run(sb.ops_command(&sb.root, None, &["-C", &dir_s, "hooks", "install"]))
+        .ok()
+        .says(&["pre-receive"]);
+    repo.git(&["remote", "add", "origin", &dir_s]).ok();
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+    dir
+}
+
+/// What `refname` points at on the server `dir`, if anything.
+fn remote_ref(sb: &Sandbox, dir: &Path, refname: &str) -> Option<String> {
+    let mut c = sb.command("git", dir);
+    c.args(["rev-parse", "-q", "--verify", refname]);
+    let out = run(c);
+    (out.code == Some(0)).then(|| out.stdout().trim().to_string())
+}
+
+/// `git commit` of everything, signed with `key` (None: unsigned), hooks skipped: only the
+/// server and CI stand in the way.
+fn commit_as(repo: &Repo, key: Option<&Key>, message: &str) -> String {
+    repo.git(&["add", "-A"]).ok();
+    let mut args = vec!["-c"];
+    let signing;
+    match key {
+        Some(k) => {
+            signing = format!("user.signingKey={}", k.path.display());
+            args.push(&signing);
+        }
+        None => args.push("commit.gpgSign=false"),
+    }
+    args.extend(["commit", "-q", "--no-verify", "-m", message]);
+    repo.git(&args).ok();
+    repo.rev("HEAD")
+}
+
+/// `git push --no-verify origin main`: the server's verdict alone.
+fn push(repo: &Repo) -> Out {
+    repo.git(&["push", "--no-verify", "origin", "main"])
+}
+
+/// `git verify-commit` with the policy's allowed-signers file: stock git's view of a signature.
+fn git_verify_commit(repo: &Repo, commit: &str) -> Out {
+    let file = repo.sb.root.join("allowed_signers");
+    let f = file.display().to_string();
+    repo.ops_keyless(&["keys", "allowed-signers", "--out", &f])
+        .ok();
+    let setting = format!("gpg.ssh.allowedSignersFile={f}");
+    repo.git(&["-c", &setting, "verify-commit", commit])
+}
+
+#[test]
+fn a_governed_commit_is_signed_by_a_signer_of_its_operation() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let sb = &repo.sb;
+    assert!(
+        repo.read("ops/policy.yaml")
+            .contains("commits: { require_signature: governed }"),
+        "the starter policy asks for signed governed commits"
+    );
+    let remote = server(repo, "server.git");
+    let eve = sb.generate_key("eve");
+    let id = repo.declare(&team.alice, "Scale web", "LOW_RISK_CONFIG");
+    commit_as(repo, Some(&team.alice), "Declare");
+    push(repo).ok();
+    let base = repo.rev("HEAD");
+    repo.ops_keyless(&["use", &id]).ok();
+
+    // Unsigned, with a valid Ops-Id trailer: refused by the server, by pre-push and by CI.
+    repo.write("deploy/web.yaml", "replicas: 3\n");
+    let unsigned = commit_as(repo, None, "Scale web to 3");
+    push(repo).failed().says(&[
+        "error[commit-signature]",
+        "unsigned",
+        &id,
+        "pre-receive hook declined",
+    ]);
+    repo.git(&["push", "origin", "main"])
+        .failed()
+        .says(&["error[commit-signature]", &unsigned[..10]]);
+    let range = format!("{base}..{unsigned}");
+    repo.ops_keyless(&["verify", "--range", &range])
+        .code(1)
+        .says(&["commit-signature", "unsigned"]);
+
+    // Signed by a key the policy does not know: refused; stock git agrees it is no good.
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    repo.write("deploy/web.yaml", "replicas: 3\n");
+    let by_eve = commit_as(repo, Some(&eve), "Scale web to 3");
+    push(repo)
+        .failed()
+        .says(&["error[commit-signature]", "no signer of the policy has"]);
+    git_verify_commit(repo, &by_eve).failed();
+    let range = format!("{base}..{by_eve}");
+    repo.ops_keyless(&["verify", "--range", &range]).code(1);
+
+    // Signed by bob, a signer of the policy but not of this operation: refused, although the
+    // signature itself is good (stock git accepts it).
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    repo.write("deploy/web.yaml", "replicas: 3\n");
+    let by_bob = commit_as(repo, Some(&team.bob), "Scale web to 3");
+    git_verify_commit(repo, &by_bob).ok();
+    push(repo)
+        .failed()
+        .says(&["error[commit-signature]", "is bob", &id]);
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(base.as_str())
+    );
+
+    // Signed by the requester: accepted everywhere, and stock git agrees.
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    repo.write("deploy/web.yaml", "replicas: 3\n");
+    let by_alice = commit_as(repo, Some(&team.alice), "Scale web to 3");
+    git_verify_commit(repo, &by_alice).ok();
+    let range = format!("{base}..{by_alice}");
+    repo.ops_keyless(&["verify", "--range", &range]).ok();
+    push(repo).ok();
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(by_alice.as_str())
+    );
+
+    // The record names who made the change: show, report and changelog list the commit with
+    // its verified signer.
+    repo.ops_keyless(&["show", &id, "--commits"]).ok().says(&[
+        &by_alice[..10],
+        "signed by: alice",
+        "Scale web to 3",
+    ]);
+    let json = repo
+        .ops_keyless(&["show", &id, "--commits", "--format", "json"])
+        .ok()
+        .json();
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == by_alice[..10] && c["signer"] == "alice"),
+        "{json}"
+    );
+    repo.ops_keyless(&["report", &id])
+        .ok()
+        .says(&[&by_alice[..10], "(signed by: alice)"]);
+    repo.ops_keyless(&["changelog"])
+        .ok()
+        .says(&[&format!("{} signed by alice", &by_alice[..10])]);
+
+    // A tampered signed commit (the same signature on other content) is refused by both.
+    let raw = repo.git(&["cat-file", "commit", &by_alice]).ok().stdout();
+    let forged_text = raw.replacen("Scale web to 3", "Scale web to 9", 1);
+    let forged_path = sb.root.join("forged");
+    std::fs::write(&forged_path, forged_text).unwrap();
+    let forged_s = forged_path.display().to_string();
+    let forged = repo
+        .git(&["hash-object", "-t", "commit", "-w", &forged_s])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    git_verify_commit(repo, &forged).failed();
+    let range = format!("{base}..{forged}");
+    repo.ops_keyless(&["verify", "--range", &range])
+        .code(1)
+        .says(&["commit-signature", "does not verify"]);
+}
+
+#[test]
+fn non_governed_commits_are_never_asked_for_a_signature() {
+    let team = Team::new();
+    let repo = &team.repo;
+    server(repo, "server.git");
+    repo.write("README.md", "hello\n");
+    commit_as(repo, None, "Unsigned docs");
+    push(repo).ok();
+}
+
+#[test]
+fn a_clean_merge_of_covered_branches_needs_no_signature_an_evil_one_does() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let sb = &repo.sb;
+    let remote = server(repo, "server.git");
+    repo.write("deploy/a.yaml", "a: 1\n");
+    repo.write("deploy/b.yaml", "b: 1\n");
+    let id = repo.declare_with(
+        &team.alice,
+        "LOW_RISK_CONFIG",
+        &["deploy/a.yaml", "deploy/b.yaml"],
+        &[],
+    );
+    commit_as(repo, Some(&team.alice), &format!("Declare\n\nOps-Id: {id}"));
+    push(repo).ok();
+    let base = repo.rev("HEAD");
+    let trailer = format!("Ops-Id: {id}");
+
+    repo.git(&["checkout", "-q", "-b", "topic"]).ok();
+    repo.write("deploy/b.yaml", "b: 2\n");
+    commit_as(repo, Some(&team.alice), &format!("B\n\n{trailer}"));
+    repo.git(&["checkout", "-q", "main"]).ok();
+    repo.write("deploy/a.yaml", "a: 2\n");
+    commit_as(repo, Some(&team.alice), &format!("A\n\n{trailer}"));
+
+    // An unsigned merge made by a merge button: it adds nothing of its own.
+    repo.git(&[
+        "-c",
+        "commit.gpgSign=false",
+        "merge",
+        "-q",
+        "--no-ff",
+        "--no-verify",
+        "-m",
+        "Merge topic",
+        "topic",
+    ])
+    .ok();
+    let merge = repo.rev("HEAD");
+    assert!(
+        repo.git(&["cat-file", "commit", &merge])
+            .ok()
+            .stdout()
+            .lines()
+            .all(|l| !l.starts_with("gpgsig")),
+        "the merge is unsigned"
+    );
+    let range = format!("{base}..{merge}");
+    repo.ops_keyless(&["verify", "--range", &range]).ok();
+    push(repo).ok();
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(merge.as_str())
+    );
+
+    // An evil merge: unsigned, and changing deploy/a.yaml beyond what either parent has.
+    repo.git(&["checkout", "-q", "-b", "topic2", &merge]).ok();
+    repo.write("deploy/b.yaml", "b: 3\n");
+    commit_as(repo, Some(&team.alice), &format!("B3\n\n{trailer}"));
+    repo.git(&["checkout", "-q", "main"]).ok();
+    repo.git(&[
+        "-c",
+        "commit.gpgSign=false",
+        "merge",
+        "-q",
+        "--no-ff",
+        "--no-commit",
+        "topic2",
+    ])
+    .ok();
+    repo.write("deploy/a.yaml", "a: 99\n");
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&[
+        "-c",
+        "commit.gpgSign=false",
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        &format!("Merge topic2\n\n{trailer}"),
+    ])
+    .ok();
+    push(repo).failed().says(&[
+        "error[commit-signature]",
+        "unsigned",
+        "pre-receive hook declined",
+    ]);
+    let evil = repo.rev("HEAD");
+    let range = format!("{merge}..{evil}");
+    repo.ops_keyless(&["verify", "--range", &range])
+        .code(1)
+        .says(&["commit-signature"]);
+}
+
+/// A team with an automation signer `bot` held to bounds, and a server pusher `ci-runner`
+/// mapped to it. The policy is part of the adopting commit.
+fn automation_team() -> (Repo, Key, Key) {
+    let sb = Sandbox::new();
+    let alice = sb.generate_key("alice");
+    let bot = sb.generate_key("bot");
+    let repo = sb.git_init("repo");
+    repo.ops(&alice, &["init", "--name", "alice"]).ok();
+    let bot_pub = bot.pub_path().display().to_string();
+    repo.ops(
+        &alice,
+        &["keys", "add", "bot", &bot_pub, "--role", "automation"],
+    )
+    .ok();
+    let mut policy = repo.read("ops/policy.yaml");
+    policy.push_str(
+        "automation:\n  may_change: [\"docs/**\", \"validators/**\"]\n  may_add: [\"audit_artifacts/**\"]\n\
+         pushers: { ci-runner: bot }\n",
+    );
+    repo.write("ops/policy.yaml", &policy);
+    repo.write("README.md", "readme\n");
+    repo.commit_all("Adopt git-ops");
+    repo.ops_keyless(&["verify"]).ok();
+    (repo, alice, bot)
+}
+
+#[test]
+fn automation_stays_inside_its_bounds_with_or_without_an_operation() {
+    let (repo, _alice, bot) = automation_team();
+    let sb = &repo.sb;
+    let remote = server(&repo, "server.git");
+    let base = repo.rev("HEAD");
+
+    // Outside the bounds (not even a governed path): refused by the server and by CI.
+    repo.write("README.md", "rewritten by the agent\n");
+    let outside = commit_as(&repo, Some(&bot), "Agent edits the README");
+    push(&repo).failed().says(&[
+        "error[automation-bounds]",
+        "README.md",
+        "signed by bot",
+        "pre-receive hook declined",
+    ]);
+    let range = format!("{base}..{outside}");
+    repo.ops_keyless(&["verify", "--range", &range])
+        .code(1)
+        .says(&["automation-bounds"]);
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+
+    // Inside: docs and validators may change, audit artifacts may be added.
+    std::fs::create_dir_all(repo.path("docs")).unwrap();
+    std::fs::create_dir_all(repo.path("audit_artifacts")).unwrap();
+    repo.write("docs/notes.md", "notes\n");
+    repo.write("audit_artifacts/run-1.json", "{}\n");
+    let inside = commit_as(&repo, Some(&bot), "Agent adds notes and an artifact");
+    push(&repo).ok();
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(inside.as_str())
+    );
+
+    // An artifact may be added, never changed.
+    repo.write("audit_artifacts/run-1.json", "{\"edited\": true}\n");
+    commit_as(&repo, Some(&bot), "Agent edits an artifact");
+    push(&repo).failed().says(&[
+        "error[automation-bounds]",
+        "audit_artifacts/run-1.json",
+        "changes",
+    ]);
+}
+
+#[test]
+fn a_pusher_mapped_to_automation_is_held_to_the_bounds_whatever_the_commits_say() {
+    let (repo, alice, _bot) = automation_team();
+    let sb = &repo.sb;
+    let remote = server(&repo, "server.git");
+    let base = repo.rev("HEAD");
+
+    // A commit signed by alice, a human, pushed by the CI runner: the bounds still hold.
+    repo.write("README.md", "changed\n");
+    let human = commit_as(&repo, Some(&alice), "Edit the README");
+    repo.git_env(
+        &["push", "--no-verify", "origin", "main"],
+        &[("GL_USER", "ci-runner")],
+    )
+    .failed()
+    .says(&[
+        "error[automation-bounds]",
+        "pushed by ci-runner (bot)",
+        "pre-receive hook declined",
+    ]);
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(base.as_str())
+    );
+
+    // The server can name the variable it authenticates with.
+    let mut c = sb.command("git", &remote);
+    c.args(["config", "ops.pusherVar", "FORGE_USER"]);
+    run(c).ok();
+    repo.git_env(
+        &["push", "--no-verify", "origin", "main"],
+        &[("FORGE_USER", "ci-runner")],
+    )
+    .failed()
+    .says(&["error[automation-bounds]", "pushed by ci-runner (bot)"]);
+
+    // The same commit pushed by a person is accepted.
+    repo.git_env(
+        &["push", "--no-verify", "origin", "main"],
+        &[("FORGE_USER", "alice-at-forge")],
+    )
+    .ok();
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(human.as_str())
+    );
+}
+
+/// A team (alice, bob) whose policy pins deploy/** (`pin: tree`), with a server.
+fn pinned_team() -> (Team, PathBuf) {
+    let sb = Sandbox::new();
+    let alice = sb.generate_key("alice");
+    let bob = sb.generate_key("bob");
+    let repo = sb.git_init("repo");
+    repo.ops(&alice, &["init", "--name", "alice"]).ok();
+    let bob_pub = bob.pub_path().display().to_string();
+    repo.ops(
+        &alice,
+        &["keys", "add", "bob", &bob_pub, "--role", "human,approver"],
+    )
+    .ok();
+    let policy = repo.read("ops/policy.yaml").replacen(
+        "rules:",
+        "rules:\n  - { paths: [\"deploy/**\"], min_risk: LOW_RISK_CONFIG, pin: tree }",
+        1,
+    );
+    repo.write("ops/policy.yaml", &policy);
+    std::fs::create_dir_all(repo.path("deploy")).unwrap();
+    repo.write("deploy/web.yaml", "replicas: 2\n");
+    repo.commit_all("Adopt git-ops");
+    let dir = server(&repo, "server.git");
+    (Team { repo, alice, bob }, dir)
+}
+
+#[test]
+fn a_pinned_operation_lands_only_the_content_its_approvers_signed() {
+    let (team, remote) = pinned_team();
+    let repo = &team.repo;
+    let sb = &repo.sb;
+    let id = repo.declare(&team.alice, "Scale web", "SERVICE_RESTART");
+    commit_as(repo, Some(&team.alice), "Declare");
+    push(repo).ok();
+    let trailer = format!("Ops-Id: {id}");
+
+    // The change is prepared on a branch; bob reviews it and signs pinned to it.
+    repo.git(&["checkout", "-q", "-b", "topic"]).ok();
+    repo.write("deploy/web.yaml", "replicas: 3\n");
+    commit_as(
+        repo,
+        Some(&team.alice),
+        &format!("Scale web to 3\n\n{trailer}"),
+    );
+    repo.git(&["checkout", "-q", "main"]).ok();
+    repo.ops(&team.bob, &["sign", &id, "--pin", "topic"])
+        .ok()
+        .says(&["approved"]);
+    let signoffs = repo.field(&id, "signoffs");
+    let pin = signoffs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|s| s["pin"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no pinned signoff: {signoffs}"));
+    assert_eq!(pin.len(), 64, "{pin}");
+    commit_as(repo, Some(&team.alice), &format!("Approve {id}"));
+    push(repo).ok();
+    let approved = repo.rev("HEAD");
+
+    // The pin is the content of the allowed paths, as stock git lists it.
+    let listing = repo
+        .git(&[
+            "ls-tree",
+            "-r",
+            "--full-tree",
+            "topic",
+            "--",
+            "deploy/web.yaml",
+        ])
+        .ok()
+        .stdout();
+    let manifest: String = listing
+        .lines()
+        .map(|l| {
+            let (meta, path) = l.split_once('\t').unwrap();
+            let f: Vec<&str> = meta.split(' ').collect();
+            format!("{} {} {path}\n", f[0], f[2])
+        })
+        .collect();
+    let manifest_path = sb.root.join("manifest");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let mut c = sb.command("sha256sum", &sb.root);
+    c.arg(&manifest_path);
+    let sum = run(c).ok().stdout();
+    assert_eq!(sum.split_whitespace().next(), Some(pin.as_str()));
+
+    // Rebased onto the approval, the reviewed change lands.
+    repo.git(&["checkout", "-q", "topic"]).ok();
+    repo.git(&["rebase", "-q", "main"]).ok();
+    let landed = repo.rev("HEAD");
+    let range = format!("{approved}..{landed}");
+    repo.ops_keyless(&["verify", "--range", &range]).ok();
+    repo.git(&["push", "--no-verify", "origin", "topic:main"])
+        .ok();
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(landed.as_str())
+    );
+
+    // Other content under the same operation needs a new signoff.
+    repo.write("deploy/web.yaml", "replicas: 5\n");
+    let other = commit_as(
+        repo,
+        Some(&team.alice),
+        &format!("Scale web to 5\n\n{trailer}"),
+    );
+    repo.git(&["push", "--no-verify", "origin", "topic:main"])
+        .failed()
+        .says(&[
+            "error[unpinned-content]",
+            "deploy/web.yaml",
+            "0 of 1 approvals pinned",
+            "pre-receive hook declined",
+        ]);
+    let range = format!("{landed}..{other}");
+    repo.ops_keyless(&["verify", "--range", &range])
+        .code(1)
+        .says(&["unpinned-content"]);
+
+    // An approval that pins nothing does not let content land under a pinned rule.
+    repo.git(&["reset", "-q", "--hard", &landed]).ok();
+    let unpinned = repo.declare(&team.alice, "Scale web again", "SERVICE_RESTART");
+    repo.ops(&team.bob, &["sign", &unpinned]).ok();
+    repo.write("deploy/web.yaml", "replicas: 4\n");
+    commit_as(
+        repo,
+        Some(&team.alice),
+        &format!("Scale web to 4\n\nOps-Id: {unpinned}"),
+    );
+    repo.git(&["push", "--no-verify", "origin", "topic:main"])
+        .failed()
+        .says(&["error[unpinned-content]", &unpinned]);
+}
