@@ -398,6 +398,12 @@ fn load_file(
     agent: Option<&Agent>,
     passphrase: impl FnOnce(&Path) -> std::result::Result<Zeroizing<String>, String>,
 ) -> Result<Keypair> {
+    if path.exists() && !path.is_file() {
+        return Err(Error::Key(format!(
+            "key file {} is not a regular file",
+            path.display()
+        )));
+    }
     let bytes = match fs::read(path) {
         Ok(b) => Zeroizing::new(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
