@@ -128,6 +128,24 @@ fn after_a_rotation_old_tags_pass_stock_git_and_the_retired_key_signs_nothing_ne
     assert!(policy.contains("retired_keys"), "{policy}");
     assert!(policy.contains(&crate::harness::without_comment(&bob2.public_key())));
 
+    let listed = repo.ops_keyless(&["keys", "list"]).ok().stdout();
+    assert!(listed.contains("(retired "), "{listed}");
+    let json = repo
+        .ops_keyless(&["keys", "list", "--format", "json"])
+        .ok()
+        .json();
+    let bob = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "bob")
+        .expect("bob is listed");
+    assert_eq!(
+        bob["retired_keys"].as_array().map(Vec::len),
+        Some(1),
+        "{bob}"
+    );
+
     // git ops itself: the history still verifies, whole and commit by commit.
     repo.verify().ok();
     repo.ops_keyless(&["verify", "--history"]).ok();
