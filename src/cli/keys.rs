@@ -270,8 +270,18 @@ fn list(ctx: &Ctx, format: Format) -> Result<u8> {
                 .signers
                 .iter()
                 .map(|(n, e)| {
+                    let retired: Vec<_> = e
+                        .retired_keys
+                        .iter()
+                        .map(|r| {
+                            serde_json::json!({
+                                "fingerprint": r.key.fingerprint(), "retired_at": r.retired_at.to_string()
+                            })
+                        })
+                        .collect();
                     serde_json::json!({
-                        "name": n, "roles": e.roles, "fingerprint": e.key.fingerprint(), "key": e.key.without_comment()
+                        "name": n, "roles": e.roles, "fingerprint": e.key.fingerprint(), "key": e.key.without_comment(),
+                        "retired_keys": retired
                     })
                 })
                 .collect();
@@ -286,6 +296,16 @@ fn list(ctx: &Ctx, format: Format) -> Result<u8> {
                     role_names(e),
                     e.key.fingerprint()
                 )?;
+                for r in &e.retired_keys {
+                    writeln!(
+                        o,
+                        "{:<20} {:<24} {} (retired {})",
+                        "",
+                        "",
+                        r.key.fingerprint(),
+                        r.retired_at
+                    )?;
+                }
             }
         }
     }

@@ -286,7 +286,28 @@ pub fn load_signing_key(
             KeySource::Default,
         ));
     }
-    // Nothing named: the agent's key, when exactly one of its keys is a signer's.
+    // Nothing named: a key in the key directory under another name (`keys generate --name bob`)
+    // when exactly one there is a signer's...
+    let mut dir_said = String::new();
+    if let Some(dir) = default.as_ref().and_then(|p| p.parent())
+        && !known.is_empty()
+    {
+        let (all, ours) = signer_keys_in(dir, known);
+        if let [one] = ours.as_slice() {
+            return Ok((
+                load_file(one, agent.as_ref(), passphrase)?,
+                KeySource::Default,
+            ));
+        }
+        if all > 0 {
+            dir_said = format!(
+                "; {} holds {all} keys, {} of them a signer's in the policy",
+                dir.display(),
+                ours.len()
+            );
+        }
+    }
+    // ... else the agent's key, when exactly one of its keys is a signer's.
     let mut agent_said = "SSH_AUTH_SOCK is not set".to_string();
     if let Some(a) = &agent {
         match a.identities() {
@@ -315,7 +336,7 @@ pub fn load_signing_key(
         }
     }
     let mut msg = format!(
-        "no signing key found. Looked at: --key (not given); $GIT_OPS_KEY (not set); git config user.signingKey ({}); {} ({}); {agent_said}",
+        "no signing key found. Looked at: --key (not given); $GIT_OPS_KEY (not set); git config user.signingKey ({}); {} ({}){dir_said}; {agent_said}",
         match repo.and_then(|r| r.config_string("user.signingKey")) {
             Some(v) => format!("{:?} is not an SSH key", v.trim()),
             None => "not set".into(),
@@ -344,6 +365,37 @@ pub fn load_signing_key(
          or run `git ops keys generate` for a new key (a policy owner must then add it with `git ops keys add`)",
     );
     Err(Error::Key(msg))
+}
+
+/// The private key files in `dir` (those with a `.pub` beside them) and which of them are keys
+/// of `known`: (how many keys, the signers' key files).
+fn signer_keys_in(dir: &Path, known: &[(String, PublicKeyLine)]) -> (usize, Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return (0, Vec::new());
+    };
+    let mut all = 0;
+    let mut ours = Vec::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "pub") {
+            continue;
+        }
+        let private = p.with_extension("");
+        if !private.is_file() {
+            continue;
+        }
+        all += 1;
+        let Ok(text) = fs::read_to_string(&p) else {
+            continue;
+        };
+        if let Ok(k) = PublicKeyLine::new(text.trim())
+            && known.iter().any(|(_, kk)| *kk == k)
+        {
+            ours.push(private);
+        }
+    }
+    ours.sort();
+    (all, ours)
 }
 
 /// Whether git's `user.signingKey` names an ed25519 SSH key (a GPG key id, or an RSA or ECDSA
@@ -398,6 +450,12 @@ fn load_file(
     agent: Option<&Agent>,
     passphrase: impl FnOnce(&Path) -> std::result::Result<Zeroizing<String>, String>,
 ) -> Result<Keypair> {
+    if path.exists() && !path.is_file() {
+        return Err(Error::Key(format!(
+            "key file {} is not a regular file",
+            path.display()
+        )));
+    }
     let bytes = match fs::read(path) {
         Ok(b) => Zeroizing::new(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

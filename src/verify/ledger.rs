@@ -29,12 +29,15 @@ pub fn check_with_history(
     let check = check_record_with(policy, r, Some((grants, GrantClock::Claimed)));
     let key_trouble = check.problems.iter().any(|p| p.is_key_trouble());
     // A key the current policy retired (`keys rotate`) vouches only for what it signed until
-    // its retirement (inclusive, as OpenSSH's valid-before).
+    // its retirement (inclusive, as OpenSSH's valid-before). A signoff claims its own time, so
+    // the record's creation counts too: a record created after the retirement cannot carry an
+    // honest signoff by the retired key, however it is dated.
+    let created = r.created_at();
     let signed_after_retirement = r.signoffs().iter().any(|s| {
         policy
             .signer(&s.by)
             .and_then(|e| e.retired_at(&s.key))
-            .is_some_and(|t| s.at > t)
+            .is_some_and(|t| s.at > t || created.is_some_and(|c| c > t))
     });
     if key_trouble && !signed_after_retirement {
         for p in earlier {

@@ -288,3 +288,50 @@ fn a_user_signing_key_of_another_type_is_passed_over_for_the_default_key() {
         .to_string();
     assert_eq!(repo.field(&id, "requested_by"), "alice");
 }
+
+#[test]
+fn a_key_generated_under_its_own_name_is_found_when_it_is_a_signers() {
+    let team = Team::new();
+    let repo = &team.repo;
+    // Nothing named, no default key: the message counts what the key directory holds.
+    let mut c = repo
+        .sb
+        .ops_command(&repo.dir, None, &new_args("Restart", "READ_ONLY"));
+    c.env_remove("SSH_AUTH_SOCK");
+    run(c)
+        .code(2)
+        .says(&["no signing key found", "SSH_AUTH_SOCK is not set"]);
+
+    // As the README's second person does: a key under their own name, then added to the policy.
+    run(repo.sb.ops_command(
+        &repo.sb.root,
+        None,
+        &["keys", "generate", "--name", "carol"],
+    ))
+    .ok();
+    let carol_pub = repo.sb.home.join(".config/git-ops/keys/carol.pub");
+    let mut c = repo
+        .sb
+        .ops_command(&repo.dir, None, &new_args("Restart", "READ_ONLY"));
+    c.env_remove("SSH_AUTH_SOCK");
+    run(c).code(2).says(&["holds 1 keys, 0 of them a signer's"]);
+    repo.ops(
+        &team.alice,
+        &[
+            "keys",
+            "add",
+            "carol",
+            &carol_pub.display().to_string(),
+            "--role",
+            "human",
+        ],
+    )
+    .ok();
+    let id = repo
+        .ops_keyless(&new_args("Restart", "READ_ONLY"))
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    assert_eq!(repo.field(&id, "requested_by"), "carol");
+}

@@ -128,6 +128,24 @@ fn after_a_rotation_old_tags_pass_stock_git_and_the_retired_key_signs_nothing_ne
     assert!(policy.contains("retired_keys"), "{policy}");
     assert!(policy.contains(&crate::harness::without_comment(&bob2.public_key())));
 
+    let listed = repo.ops_keyless(&["keys", "list"]).ok().stdout();
+    assert!(listed.contains("(retired "), "{listed}");
+    let json = repo
+        .ops_keyless(&["keys", "list", "--format", "json"])
+        .ok()
+        .json();
+    let bob = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "bob")
+        .expect("bob is listed");
+    assert_eq!(
+        bob["retired_keys"].as_array().map(Vec::len),
+        Some(1),
+        "{bob}"
+    );
+
     // git ops itself: the history still verifies, whole and commit by commit.
     repo.verify().ok();
     repo.ops_keyless(&["verify", "--history"]).ok();
@@ -184,4 +202,81 @@ fn after_a_rotation_old_tags_pass_stock_git_and_the_retired_key_signs_nothing_ne
         .env("GIT_COMMITTER_DATE", &tomorrow);
     run(c).ok();
     repo.git(&["tag", "-v", "late-by-old-key"]).failed();
+}
+
+/// Adds `signer`'s approver signoff made with `key` at `at` to operation `id`, in place, as a
+/// pusher with the key file (and `--no-verify`) could.
+fn add_signoff_with(repo: &Repo, key: &Key, signer: &str, id: &str, at: &str) {
+    use git_ops::model::{Role, SignerName, yaml};
+    let file = crate::harness::ledger_file_of(id);
+    let text = repo.read(&file);
+    let records = yaml::parse_stream(&text).expect("the ledger file parses");
+    let (span, mut record) = records
+        .into_iter()
+        .find(|(_, r)| r.id().to_string() == id)
+        .expect("the record");
+    let keypair = git_ops::store::keys::load_keypair(&key.path, || Err("no passphrase".into()))
+        .expect("the key");
+    let s = git_ops::crypto::signoff_in(
+        repo.repository_id().as_deref(),
+        &record,
+        &keypair,
+        &SignerName::new(signer).unwrap(),
+        Role::Approver,
+        at.parse().unwrap(),
+        None,
+    )
+    .expect("signing");
+    record.signoffs_mut().push(s);
+    let mut out = text[..span.bytes.start].to_string();
+    out.push_str(&yaml::render_record(&record));
+    out.push_str(&text[span.bytes.end..]);
+    repo.write(&file, &out);
+}
+
+#[test]
+fn the_server_refuses_an_approval_made_with_a_retired_key_even_back_dated() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let sb = &repo.sb;
+    let remote = sb.root.join("remote.git");
+    let remote_s = remote.display().to_string();
+    let mut c = sb.command("git", &sb.root);
+    c.args(["init", "-q", "--bare", &remote_s]);
+    run(c).ok();
+    run(sb.ops_command(&sb.root, None, &["-C", &remote_s, "hooks", "install"]))
+        .ok()
+        .says(&["pre-receive"]);
+    repo.git(&["remote", "add", "origin", &remote_s]).ok();
+    let bob2 = sb.generate_key("bob2");
+    rotate_bob(&team, &bob2);
+    repo.git(&["push", "-q", "origin", "main"]).ok();
+
+    // Past the second of the rotation (retired_at is inclusive).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let now = chrono::Utc::now();
+    let later = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let back_dated = (now - chrono::Duration::days(30))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    for at in [later, back_dated] {
+        let id = repo.declare(&team.alice, "Restart web", "SERVICE_RESTART");
+        add_signoff_with(repo, &team.bob, "bob", &id, &at);
+        repo.write("deploy/web.yaml", &format!("replicas: 3 # {at}\n"));
+        repo.git(&["add", "-A"]).ok();
+        let date = format!("{} +0000", chrono::Utc::now().timestamp() + 1);
+        let msg = format!("Scale web\n\nOps-Id: {id}\n");
+        repo.git_env(
+            &["commit", "-q", "--no-verify", "-m", &msg],
+            &[("GIT_AUTHOR_DATE", &date), ("GIT_COMMITTER_DATE", &date)],
+        )
+        .ok();
+        repo.verify().code(1).says(&["wrong-key", "bob"]);
+        repo.ops_keyless(&["verify", "--history"]).code(1);
+        // Past the local pre-push hook: the server's pre-receive refuses it.
+        repo.git(&["push", "-q", "--no-verify", "origin", "main"])
+            .failed()
+            .says(&["wrong-key", "pre-receive hook declined"]);
+        repo.git(&["reset", "-q", "--hard", "origin/main"]).ok();
+    }
 }
