@@ -122,15 +122,7 @@ pub fn judge_commits(
         let signer = if ledger_only {
             None
         } else {
-            signed_rules(
-                repo,
-                &info,
-                &changes,
-                (&old, &new),
-                &links,
-                now,
-                &mut judgement,
-            )?
+            signed_rules(repo, &info, &changes, (&old, &new), now, &mut judgement)?
         };
         // A merge must also keep everything its other parents' ledgers hold: otherwise a merge
         // whose first parent is an old commit would bring back an older ledger or policy.
@@ -165,7 +157,6 @@ fn signed_rules(
     info: &CommitInfo,
     changes: &[Change],
     (old, new): (&SideReader<'_>, &SideReader<'_>),
-    links: &[crate::model::RecordId],
     now: Timestamp,
     judgement: &mut Judgement,
 ) -> Result<Option<super::signature::CommitSigner>, store::Error> {
@@ -183,7 +174,6 @@ fn signed_rules(
             changes,
             policy: &policy,
             new,
-            links,
             now,
         },
         judgement,

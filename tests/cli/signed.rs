@@ -540,3 +540,48 @@ fn a_pinned_operation_lands_only_the_content_its_approvers_signed() {
         .failed()
         .says(&["error[unpinned-content]", &unpinned]);
 }
+
+#[test]
+fn a_signed_push_by_automation_is_held_to_the_bounds() {
+    let (repo, alice, bot) = automation_team();
+    let sb = &repo.sb;
+    let remote = server(&repo, "server.git");
+    // The server issues nonces, so a push certificate cannot be replayed.
+    let mut c = sb.command("git", &remote);
+    c.args(["config", "receive.certNonceSeed", "a server secret"]);
+    run(c).ok();
+    let base = repo.rev("HEAD");
+    repo.write("README.md", "changed\n");
+    let human = commit_as(&repo, Some(&alice), "Edit the README");
+
+    let signed_push = |key: &Key| {
+        let signing = format!("user.signingKey={}", key.path.display());
+        repo.git(&[
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &signing,
+            "push",
+            "--signed",
+            "--no-verify",
+            "origin",
+            "main",
+        ])
+    };
+    // Pushed by the bot (its certificate), a human's commit is still held to the bounds.
+    signed_push(&bot).failed().says(&[
+        "error[automation-bounds]",
+        "pushed by bot (push certificate)",
+        "pre-receive hook declined",
+    ]);
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(base.as_str())
+    );
+    // Pushed by alice, it lands.
+    signed_push(&alice).ok();
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(human.as_str())
+    );
+}
