@@ -89,27 +89,37 @@ pub fn check_pusher(
     pushed: &[(String, Vec<ObjectId>)],
     report: &mut Report,
 ) -> Result<(), store::Error> {
+    // Consecutive commits nearly always share their policy: parse each text, and find the
+    // pusher's signer in it (a certificate is verified), once.
+    type Known = Option<(crate::model::policy::Policy, Option<(SignerName, String)>)>;
+    let mut cache: Option<(Vec<u8>, Known)> = None;
     for (refname, commits) in pushed {
         for id in commits {
             let info = objects.commit_info(*id)?;
             let Some(parent) = info.parents.first() else {
                 continue;
             };
-            let Some(Ok(policy)) = objects
-                .blob_at(*parent, POLICY_PATH)?
-                .map(|b| yaml::parse_policy(&String::from_utf8_lossy(&b)))
-            else {
+            let Some(text) = objects.blob_at(*parent, POLICY_PATH)? else {
                 continue;
             };
-            let Some((name, made)) = pusher.signer(&policy) else {
+            if cache.as_ref().is_none_or(|(t, _)| *t != text) {
+                let known = yaml::parse_policy(&String::from_utf8_lossy(&text))
+                    .ok()
+                    .map(|p| {
+                        let who = pusher.signer(&p);
+                        (p, who)
+                    });
+                cache = Some((text, known));
+            }
+            let Some((_, Some((policy, Some((name, made)))))) = &cache else {
                 continue;
             };
-            if !policy.is_bounded_automation(&name) {
+            if !policy.is_bounded_automation(name) {
                 continue;
             }
             let (_, changes) = commit_changes(objects, &info)?;
             let owned = merge_owned(objects, &info, &changes)?;
-            for mut f in bounds_findings(&policy, &owned, &made) {
+            for mut f in bounds_findings(policy, &owned, made) {
                 if f.severity == Severity::Info {
                     continue;
                 }
