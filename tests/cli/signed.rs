@@ -664,3 +664,38 @@ fn a_signer_cannot_borrow_a_colleagues_operation_or_lend_herself_one() {
     );
     push(repo).ok();
 }
+
+#[test]
+fn require_signature_all_asks_every_commit_for_a_policy_signer() {
+    let sb = Sandbox::new();
+    let alice = sb.generate_key("alice");
+    let eve = sb.generate_key("eve");
+    let repo = sb.git_init("repo");
+    repo.ops(&alice, &["init", "--name", "alice"]).ok();
+    let policy = repo.read("ops/policy.yaml").replacen(
+        "commits: { require_signature: governed }",
+        "commits: { require_signature: all }",
+        1,
+    );
+    assert!(policy.contains("require_signature: all"), "{policy}");
+    repo.write("ops/policy.yaml", &policy);
+    repo.commit_all("Adopt git-ops");
+    server(&repo, "server.git");
+    let base = repo.rev("HEAD");
+
+    repo.write("README.md", "unsigned\n");
+    commit_as(&repo, None, "Unsigned docs");
+    push(&repo)
+        .failed()
+        .says(&["error[commit-signature]", "require_signature: all"]);
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    repo.write("README.md", "by eve\n");
+    commit_as(&repo, Some(&eve), "Docs by a stranger");
+    push(&repo)
+        .failed()
+        .says(&["error[commit-signature]", "no signer of the policy has"]);
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    repo.write("README.md", "by alice\n");
+    commit_as(&repo, Some(&alice), "Docs by alice");
+    push(&repo).ok();
+}
