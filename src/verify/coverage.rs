@@ -55,6 +55,10 @@ pub struct Judgement {
     pub linked_by_change: Vec<RecordId>,
     /// Set when the old side has no policy and the new side adds one: this change is a trust root.
     pub bootstrap: bool,
+    /// The policy in force the change was judged under (None when there was none to judge by),
+    /// for the rules judged after coverage (signatures, pins, automation bounds).
+    #[serde(skip)]
+    pub policy: Option<Policy>,
 }
 
 /// Clocks disagree a little; more than this and a claimed time is refused.
@@ -109,6 +113,7 @@ pub fn judge(ctx: &ChangeContext<'_>) -> Result<Judgement, store::Error> {
         }
     }
     j.linked_by_change = linked.into_iter().collect();
+    j.policy = Some(policy);
     Ok(j)
 }
 

@@ -122,15 +122,7 @@ pub fn judge_commits(
         let signer = if ledger_only {
             None
         } else {
-            signed_rules(
-                repo,
-                &info,
-                &changes,
-                (&old, &new),
-                &links,
-                now,
-                &mut judgement,
-            )?
+            signed_rules(repo, &info, &changes, &new, now, &mut judgement)?
         };
         // A merge must also keep everything its other parents' ledgers hold: otherwise a merge
         // whose first parent is an old commit would bring back an older ledger or policy.
@@ -158,36 +150,33 @@ pub fn judge_commits(
     Ok(out)
 }
 
-/// The rules of [`super::signature`] for one commit, under the old side's policy (none to apply
-/// when it has no readable policy: that is reported by `judge`).
+/// The rules of [`super::signature`] for one commit, under the policy in force `judge` used
+/// (none to apply when the old side has no readable policy: that is reported by `judge`).
 fn signed_rules(
     repo: &Repo,
     info: &CommitInfo,
     changes: &[Change],
-    (old, new): (&SideReader<'_>, &SideReader<'_>),
-    links: &[crate::model::RecordId],
+    new: &SideReader<'_>,
     now: Timestamp,
     judgement: &mut Judgement,
 ) -> Result<Option<super::signature::CommitSigner>, store::Error> {
-    use crate::model::policy::POLICY_PATH;
-    let Some(Ok(policy)) = old
-        .read_string(POLICY_PATH)?
-        .map(|t| crate::model::yaml::parse_policy(&t))
-    else {
+    let Some(policy) = judgement.policy.take() else {
         return Ok(None);
     };
-    let (findings, signer) = super::signature::check_commit(
+    let result = super::signature::check_commit(
         &super::signature::SignedCommit {
             repo,
             info,
             changes,
             policy: &policy,
             new,
-            links,
             now,
         },
         judgement,
-    )?;
+    );
+    // Not kept: a range judges many commits, and their policies need not stay in memory.
+    drop(policy);
+    let (findings, signer) = result?;
     judgement.report.findings.extend(findings);
     Ok(signer)
 }

@@ -194,8 +194,6 @@ pub struct SignedCommit<'a> {
     pub policy: &'a Policy,
     /// The commit's own tree, whose ledger names the covering operation's signers.
     pub new: &'a dyn Side,
-    /// The operations the commit names (`Ops-Id:` trailers, and a merge's merged links).
-    pub links: &'a [RecordId],
     /// The verifier's clock.
     pub now: crate::model::Timestamp,
 }
@@ -210,30 +208,30 @@ pub fn check_commit(
     let mut out = Vec::new();
     if governed_pinned(c.policy) && !judgement.governed.is_empty() {
         let owned = merge_owned(c.repo, c.info, c.changes)?;
-        let mut candidates: Vec<RecordId> = judgement
-            .governed
-            .iter()
-            .filter_map(|v| v.covered_by)
-            .collect();
-        candidates.extend(judgement.linked_by_change.iter().copied());
-        candidates.extend(c.links.iter().copied());
-        candidates.sort();
-        candidates.dedup();
-        let governed_owned: Vec<&Change> = owned
-            .into_iter()
-            .filter(|o| judgement.governed.iter().any(|v| v.path == o.path))
-            .collect();
-        out.extend(super::pin::check_pins(
-            &super::pin::PinCheck {
-                repo: c.repo,
-                policy: c.policy,
-                tree: c.repo.commit_tree(c.info.id)?,
-                new: c.new,
-                candidates: &candidates,
-                now: c.now,
-            },
-            &governed_owned,
-        )?);
+        // Each path is judged under the operation coverage chose for it: fail closed rather
+        // than look for another linked operation whose pins would do.
+        let tree = c.repo.commit_tree(c.info.id)?;
+        // (An uncovered path is refused as such already.)
+        let mut by_op: std::collections::BTreeMap<RecordId, Vec<&Change>> = Default::default();
+        for v in &judgement.governed {
+            if let (Some(op), Some(ch)) = (v.covered_by, owned.iter().find(|o| o.path == v.path)) {
+                by_op.entry(op).or_default().push(ch);
+            }
+        }
+        for (op, changes) in by_op {
+            let candidates = [op];
+            out.extend(super::pin::check_pins(
+                &super::pin::PinCheck {
+                    repo: c.repo,
+                    policy: c.policy,
+                    tree,
+                    new: c.new,
+                    candidates: &candidates,
+                    now: c.now,
+                },
+                &changes,
+            )?);
+        }
     }
     let mode = c.policy.commits.require_signature;
     let governed = !judgement.governed.is_empty();
@@ -245,36 +243,31 @@ pub fn check_commit(
     let signer = commit_signer(c.repo, c.info.id, c.policy)?;
     let owned = merge_owned(c.repo, c.info, c.changes)?;
     if wants_governed {
-        let owned_governed = judgement
+        // Every operation that covers a governed path the commit changes (of its own) must
+        // count the commit's signer among its signers: the one coverage chose for that path.
+        let ops: BTreeSet<RecordId> = judgement
             .governed
             .iter()
-            .any(|v| owned.iter().any(|o| o.path == v.path));
-        if owned_governed {
-            let mut ops: BTreeSet<RecordId> = judgement
-                .governed
-                .iter()
-                .filter_map(|v| v.covered_by)
-                .collect();
-            ops.extend(judgement.linked_by_change.iter().copied());
-            let mut allowed = BTreeSet::new();
-            for id in &ops {
-                allowed.extend(record_signers(c.new, id)?);
+            .filter(|v| owned.iter().any(|o| o.path == v.path))
+            .filter_map(|v| v.covered_by)
+            .collect();
+        for id in &ops {
+            let allowed = record_signers(c.new, id)?;
+            if signer.name().is_some_and(|n| allowed.contains(n)) {
+                continue;
             }
-            let ok = signer.name().is_some_and(|n| allowed.contains(n));
-            // With no covering operation the commit is refused as uncovered already.
-            if !ok && !ops.is_empty() {
-                let names: Vec<String> = allowed.iter().map(|n| n.to_string()).collect();
-                let ops: Vec<String> = ops.iter().map(|i| i.to_string()).collect();
-                out.push(Finding::error(
+            let names: Vec<String> = allowed.iter().map(|n| n.to_string()).collect();
+            out.push(
+                Finding::error(
                     "commit-signature",
                     format!(
-                        "this commit changes governed paths and is {}; the policy (commits.require_signature: governed) asks for git's SSH commit signature by a signer of {} ({}): commit with `git commit -S` and gpg.format=ssh, user.signingKey set to your key",
+                        "this commit changes governed paths under {id} and is {}; the policy (commits.require_signature: governed) asks for git's SSH commit signature by a signer of {id} ({}): commit with `git commit -S` and gpg.format=ssh, user.signingKey set to your key",
                         signer.describe(),
-                        ops.join(", "),
                         names.join(", ")
                     ),
-                ));
-            }
+                )
+                .record(*id),
+            );
         }
     } else if wants_all && !owned.is_empty() && signer.name().is_none() {
         out.push(Finding::error(

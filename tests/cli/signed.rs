@@ -540,3 +540,162 @@ fn a_pinned_operation_lands_only_the_content_its_approvers_signed() {
         .failed()
         .says(&["error[unpinned-content]", &unpinned]);
 }
+
+#[test]
+fn a_signed_push_by_automation_is_held_to_the_bounds() {
+    let (repo, alice, bot) = automation_team();
+    let sb = &repo.sb;
+    let remote = server(&repo, "server.git");
+    // The server issues nonces, so a push certificate cannot be replayed.
+    let mut c = sb.command("git", &remote);
+    c.args(["config", "receive.certNonceSeed", "a server secret"]);
+    run(c).ok();
+    let base = repo.rev("HEAD");
+    repo.write("README.md", "changed\n");
+    let human = commit_as(&repo, Some(&alice), "Edit the README");
+
+    let signed_push = |key: &Key| {
+        let signing = format!("user.signingKey={}", key.path.display());
+        repo.git(&[
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &signing,
+            "push",
+            "--signed",
+            "--no-verify",
+            "origin",
+            "main",
+        ])
+    };
+    // Pushed by the bot (its certificate), a human's commit is still held to the bounds.
+    signed_push(&bot).failed().says(&[
+        "error[automation-bounds]",
+        "pushed by bot (push certificate)",
+        "pre-receive hook declined",
+    ]);
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(base.as_str())
+    );
+    // Pushed by alice, it lands.
+    signed_push(&alice).ok();
+    assert_eq!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(human.as_str())
+    );
+}
+
+#[test]
+fn a_signer_cannot_borrow_a_colleagues_operation_or_lend_herself_one() {
+    let sb = Sandbox::new();
+    let alice = sb.generate_key("alice");
+    let bob = sb.generate_key("bob");
+    let carol = sb.generate_key("carol");
+    let repo = sb.git_init("repo");
+    repo.ops(&alice, &["init", "--name", "alice"]).ok();
+    for (name, key) in [("bob", &bob), ("carol", &carol)] {
+        let public = key.pub_path().display().to_string();
+        repo.ops(
+            &alice,
+            &["keys", "add", name, &public, "--role", "human,approver"],
+        )
+        .ok();
+    }
+    repo.commit_all("Adopt git-ops");
+    let team = Team { repo, alice, bob };
+    let repo = &team.repo;
+    server(repo, "server.git");
+    // Alice's live operation on the policy file, approved by carol.
+    let op = repo.declare_with(&team.alice, "LOW_RISK_CONFIG", &["ops/policy.yaml"], &[]);
+    repo.ops(&carol, &["sign", &op]).ok();
+    commit_as(repo, Some(&team.alice), "Declare");
+    push(repo).ok();
+    let base = repo.rev("HEAD");
+
+    // Bob uses it to raise the policy's version (any policy change), signing with his own key.
+    let bump = |repo: &Repo| {
+        let policy = repo.read("ops/policy.yaml");
+        let version: u64 = policy
+            .lines()
+            .find_map(|l| l.strip_prefix("version: "))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("the policy has a version");
+        repo.write(
+            "ops/policy.yaml",
+            &policy.replacen(
+                &format!("version: {version}"),
+                &format!("version: {}", version + 1),
+                1,
+            ),
+        );
+    };
+    bump(repo);
+    commit_as(
+        repo,
+        Some(&team.bob),
+        &format!("Policy tweak\n\nOps-Id: {op}"),
+    );
+    push(repo)
+        .failed()
+        .says(&["error[commit-signature]", &op, "is bob"]);
+
+    // Nor can he lend himself an operation by declaring one of his own in the same commit.
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    repo.declare_with(&team.bob, "LOW_RISK_CONFIG", &["deploy/other.yaml"], &[]);
+    bump(repo);
+    commit_as(
+        repo,
+        Some(&team.bob),
+        &format!("Policy tweak\n\nOps-Id: {op}"),
+    );
+    push(repo)
+        .failed()
+        .says(&["error[commit-signature]", &op, "is bob"]);
+
+    // The same change signed by alice, the operation's requester, lands: the signature decided.
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    bump(repo);
+    commit_as(
+        repo,
+        Some(&team.alice),
+        &format!("Policy tweak\n\nOps-Id: {op}"),
+    );
+    push(repo).ok();
+}
+
+#[test]
+fn require_signature_all_asks_every_commit_for_a_policy_signer() {
+    let sb = Sandbox::new();
+    let alice = sb.generate_key("alice");
+    let eve = sb.generate_key("eve");
+    let repo = sb.git_init("repo");
+    repo.ops(&alice, &["init", "--name", "alice"]).ok();
+    let policy = repo.read("ops/policy.yaml").replacen(
+        "commits: { require_signature: governed }",
+        "commits: { require_signature: all }",
+        1,
+    );
+    assert!(policy.contains("require_signature: all"), "{policy}");
+    repo.write("ops/policy.yaml", &policy);
+    repo.commit_all("Adopt git-ops");
+    server(&repo, "server.git");
+    let base = repo.rev("HEAD");
+
+    repo.write("README.md", "unsigned\n");
+    commit_as(&repo, None, "Unsigned docs");
+    push(&repo)
+        .failed()
+        .says(&["error[commit-signature]", "require_signature: all"]);
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    repo.write("README.md", "by eve\n");
+    commit_as(&repo, Some(&eve), "Docs by a stranger");
+    push(&repo)
+        .failed()
+        .says(&["error[commit-signature]", "no signer of the policy has"]);
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    repo.write("README.md", "by alice\n");
+    commit_as(&repo, Some(&alice), "Docs by alice");
+    push(&repo).ok();
+}
