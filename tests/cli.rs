@@ -44,6 +44,8 @@ mod review;
 mod samples;
 #[path = "cli/shell.rs"]
 mod shell;
+#[path = "cli/single_hook.rs"]
+mod single_hook;
 #[path = "cli/tamper.rs"]
 mod tamper;
 #[path = "cli/teams.rs"]

@@ -23,6 +23,16 @@ pub struct StagedCheck {
 /// Judges the staged change against HEAD, linked to the active operation and, when a merge is
 /// being concluded, to the operations of the commits it brings in. `None` when nothing is staged.
 pub fn check_staged(repo: &Repo, now: Timestamp) -> Result<Option<StagedCheck>, store::Error> {
+    check_staged_linked(repo, &[], now)
+}
+
+/// [`check_staged`] with more links: the `Ops-Id:` trailers of the message, which the single
+/// commit-msg hook (`git ops hooks install --single`) knows and pre-commit does not yet.
+pub fn check_staged_linked(
+    repo: &Repo,
+    message_links: &[RecordId],
+    now: Timestamp,
+) -> Result<Option<StagedCheck>, store::Error> {
     let index = repo.load_index()?;
     let changes = repo.staged_changes(&index)?;
     if changes.is_empty() {
@@ -38,6 +48,7 @@ pub fn check_staged(repo: &Repo, now: Timestamp) -> Result<Option<StagedCheck>, 
     };
     let active = active::read(repo)?;
     let mut links: Vec<RecordId> = active.into_iter().collect();
+    links.extend(message_links.iter().filter(|id| Some(**id) != active));
     if let Some(head) = repo.head_commit()? {
         links.extend(merged_links(repo, head, &repo.merge_heads()?)?);
     }
