@@ -54,6 +54,8 @@ mod samples;
 mod shell;
 #[path = "cli/signed.rs"]
 mod signed;
+#[path = "cli/single_hook.rs"]
+mod single_hook;
 #[path = "cli/tamper.rs"]
 mod tamper;
 #[path = "cli/teams.rs"]

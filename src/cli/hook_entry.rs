@@ -11,7 +11,9 @@ use git_ops::model::trailer::OPS_ID;
 use git_ops::render::hook as render;
 use git_ops::store::{active, trailers};
 use git_ops::verify::Report;
-use git_ops::verify::commit::{check_commit_message, check_staged, message_links};
+use git_ops::verify::commit::{
+    check_commit_message, check_staged, check_staged_linked, message_links,
+};
 use git_ops::verify::push::{self, RefUpdate, check_pre_push, check_received};
 
 use super::CliError;
@@ -22,6 +24,9 @@ pub enum HookName {
     PreCommit,
     PrepareCommitMsg,
     CommitMsg,
+    /// The single commit-msg hook of `git ops hooks install --single`: the staged check, the
+    /// active operation's trailer and the trailer check in one process.
+    Commit,
     PrePush,
     PreReceive,
     Update,
@@ -42,6 +47,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<u8> {
         (HookName::PreCommit, _) => pre_commit(ctx),
         (HookName::PrepareCommitMsg, Some(file)) => prepare_commit_msg(ctx, file),
         (HookName::CommitMsg, Some(file)) => commit_msg(ctx, file),
+        (HookName::Commit, Some(file)) => commit(ctx, file),
+        // Without a message file there is nothing to judge the staged change with: refuse.
+        (HookName::Commit, None) => Err(CliError::internal(
+            "the commit hook takes the commit message file",
+        )),
         (HookName::PrepareCommitMsg | HookName::CommitMsg, None) => Ok(0),
         (HookName::PrePush, _) => pre_push(ctx, args.args.first().map_or("", |r| r)),
         (HookName::PreReceive, _) => pre_receive(ctx),
@@ -80,12 +90,14 @@ fn prepare_commit_msg(ctx: &Ctx, file: &Path) -> Result<u8> {
     let Some(id) = active::read(&ctx.repo()?)? else {
         return Ok(0);
     };
-    let added = trailers::add_trailer(file, OPS_ID, &id.to_string())?;
-    Ok(if added { 0 } else { 1 })
+    // The editor's template gets it too, so the author sees it before writing the message.
+    trailers::add_trailer(file, OPS_ID, &id.to_string(), true)?;
+    Ok(0)
 }
 
 fn commit_msg(ctx: &Ctx, file: &Path) -> Result<u8> {
-    let ids = match message_links(&trailers::read_message(file)?) {
+    let text = trailers::read_message(file)?;
+    let ids = match message_links(trailers::above_scissors(&text)) {
         Ok(ids) if ids.is_empty() => return Ok(0),
         Ok(ids) => ids,
         Err(e) => {
@@ -94,6 +106,45 @@ fn commit_msg(ctx: &Ctx, file: &Path) -> Result<u8> {
         }
     };
     let problems = check_commit_message(&ctx.repo()?, &ids, ctx.now())?;
+    if problems.is_empty() {
+        return Ok(0);
+    }
+    say(|o| render::message_rejected(o, &problems));
+    Ok(1)
+}
+
+/// `git ops hooks install --single`: everything pre-commit, prepare-commit-msg and commit-msg
+/// do, in the one hook git runs after the message is written (docs/HOOKS.md). It adds the active
+/// operation's trailer first, so the staged change is judged with the links the commit will
+/// carry. `git merge` passes MERGE_MSG: a merge is judged by the trailer check here and in full
+/// by pre-push and the server, as with pre-commit (which `git merge` does not run).
+fn commit(ctx: &Ctx, file: &Path) -> Result<u8> {
+    let repo = ctx.repo()?;
+    if active::maybe_set(&ctx.cwd)
+        && let Some(id) = active::read(&repo)?
+    {
+        trailers::add_trailer(file, OPS_ID, &id.to_string(), false)?;
+    }
+    let text = trailers::read_message(file)?;
+    let ids = match message_links(trailers::above_scissors(&text)) {
+        Ok(ids) => ids,
+        Err(e) => {
+            say(|o| render::malformed_trailer(o, &e));
+            return Ok(1);
+        }
+    };
+    let merge = file.file_name().is_some_and(|n| n == "MERGE_MSG");
+    if !merge && let Some(check) = check_staged_linked(&repo, &ids, ctx.now())? {
+        if !check.judgement.report.ok() {
+            say(|o| render::commit_rejected(o, &check.judgement, check.active.as_ref()));
+            return Ok(1);
+        }
+        say(|o| render::warnings(o, &check.judgement.report));
+    }
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let problems = check_commit_message(&repo, &ids, ctx.now())?;
     if problems.is_empty() {
         return Ok(0);
     }

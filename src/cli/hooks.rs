@@ -22,6 +22,10 @@ pub enum HooksCmd {
         /// Install the server-side pre-receive hook even in a non-bare repository.
         #[arg(long)]
         server: bool,
+        /// One commit-msg hook instead of pre-commit, prepare-commit-msg and commit-msg: the
+        /// same checks in one process, after the message is written (docs/HOOKS.md).
+        #[arg(long)]
+        single: bool,
     },
     /// Remove the shims git-ops installed (other hooks are left alone).
     Uninstall,
@@ -35,8 +39,18 @@ pub fn run(ctx: &Ctx, cmd: HooksCmd) -> Result<u8> {
             force,
             chain,
             server,
+            single,
         } => {
-            let installed = if chain {
+            let installed = if single {
+                let (written, removed) = hooks::install_single(&repo, force, chain, server)?;
+                for r in removed {
+                    writeln!(out, "removed {}", r.path.display())?;
+                    if r.restored {
+                        writeln!(out, "restored the earlier {} hook", r.name)?;
+                    }
+                }
+                written
+            } else if chain {
                 hooks::install_chained(&repo, server)?
             } else {
                 hooks::install(&repo, force, server)?

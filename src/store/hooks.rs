@@ -37,6 +37,10 @@ enum Foreign {
 }
 
 const CLIENT: [&str; 4] = ["pre-commit", "prepare-commit-msg", "commit-msg", "pre-push"];
+/// `--single`: commit-msg does what pre-commit and prepare-commit-msg did (docs/HOOKS.md).
+const CLIENT_SINGLE: [&str; 2] = ["commit-msg", "pre-push"];
+/// The hooks `--single` makes redundant: their git-ops shims are removed.
+const SPLIT_ONLY: [&str; 2] = ["pre-commit", "prepare-commit-msg"];
 const SERVER: [&str; 1] = ["pre-receive"];
 
 /// The settings a server gets with its hook: git's own checks close doors the hook cannot,
@@ -108,24 +112,68 @@ pub fn install(repo: &Repo, force: bool, server: bool) -> Result<Vec<PathBuf>, H
     } else {
         Foreign::Refuse
     };
-    install_with(repo, foreign, server)
+    install_with(repo, foreign, server, false)
+}
+
+/// The shims of `git ops hooks install --single`: one commit-msg hook (`git-ops hook commit`)
+/// that does the staged check, adds the active operation's trailer and checks the trailers, and
+/// pre-push; git-ops's own pre-commit and prepare-commit-msg shims are removed (putting back what
+/// they replaced). Returns the paths written and the shims removed.
+pub fn install_single(
+    repo: &Repo,
+    force: bool,
+    chain: bool,
+    server: bool,
+) -> Result<(Vec<PathBuf>, Vec<Removed>), HooksError> {
+    let foreign = match (chain, force) {
+        (true, _) => Foreign::Chain,
+        (false, true) => Foreign::Replace,
+        (false, false) => Foreign::Refuse,
+    };
+    let written = install_with(repo, foreign, server, true)?;
+    let removed = if repo.is_bare() {
+        Vec::new()
+    } else {
+        remove_shims(repo, &SPLIT_ONLY)?
+    };
+    Ok((written, removed))
+}
+
+/// The commit-msg shim of `--single`: the same shim, calling `git-ops hook commit`.
+pub fn single_shim() -> String {
+    let shim = SHIMS
+        .iter()
+        .find(|(n, _)| *n == "commit-msg")
+        .map(|(_, t)| *t)
+        .expect("commit-msg has a shim");
+    shim.replace(
+        "exec git-ops hook commit-msg ",
+        "# --single: the staged check, the active operation's trailer and the trailer check.\n\
+         exec git-ops hook commit ",
+    )
 }
 
 /// Installs the shims like [`install`], keeping every hook that is not git-ops's as
 /// `NAME.git-ops-chained`: the shim runs it first (with the same arguments and input) and then
 /// git-ops, and fails when either fails.
 pub fn install_chained(repo: &Repo, server: bool) -> Result<Vec<PathBuf>, HooksError> {
-    install_with(repo, Foreign::Chain, server)
+    install_with(repo, Foreign::Chain, server, false)
 }
 
-fn install_with(repo: &Repo, foreign: Foreign, server: bool) -> Result<Vec<PathBuf>, HooksError> {
+fn install_with(
+    repo: &Repo,
+    foreign: Foreign,
+    server: bool,
+    single: bool,
+) -> Result<Vec<PathBuf>, HooksError> {
     let dir = hooks_dir(repo);
+    let client: &[&str] = if single { &CLIENT_SINGLE } else { &CLIENT };
     let names: Vec<&str> = if repo.is_bare() {
         SERVER.to_vec()
     } else if server {
-        CLIENT.iter().chain(SERVER.iter()).copied().collect()
+        client.iter().chain(SERVER.iter()).copied().collect()
     } else {
-        CLIENT.to_vec()
+        client.to_vec()
     };
     if foreign == Foreign::Refuse
         && let Some(path) = names
@@ -146,16 +194,20 @@ fn install_with(repo: &Repo, foreign: Foreign, server: bool) -> Result<Vec<PathB
             };
             fs::rename(&path, &keep).map_err(|e| Error::io(&path, e))?;
         }
-        let shim = SHIMS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
-            .expect("every hook has a shim");
+        let shim = if single && name == "commit-msg" {
+            single_shim()
+        } else {
+            SHIMS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| t.to_string())
+                .expect("every hook has a shim")
+        };
         // A hook chained by an earlier install stays chained.
         let text = if chained.exists() {
-            chain_shim(name, shim)
+            chain_shim(name, &shim)
         } else {
-            shim.to_string()
+            shim
         };
         fsutil::write_atomic(&path, text.as_bytes(), Some(0o755))?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
@@ -218,9 +270,14 @@ pub struct Removed {
 /// Removes the shims git-ops installed and puts back the hooks they replaced; other hooks are
 /// left alone.
 pub fn uninstall(repo: &Repo) -> Result<Vec<Removed>, Error> {
+    let names: Vec<&'static str> = SHIMS.iter().map(|(n, _)| *n).collect();
+    remove_shims(repo, &names)
+}
+
+fn remove_shims(repo: &Repo, names: &[&'static str]) -> Result<Vec<Removed>, Error> {
     let dir = hooks_dir(repo);
     let mut removed = Vec::new();
-    for (name, _) in SHIMS {
+    for &name in names {
         let path = dir.join(name);
         if is_ours(&path) != Some(true) {
             continue;

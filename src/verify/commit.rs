@@ -23,6 +23,16 @@ pub struct StagedCheck {
 /// Judges the staged change against HEAD, linked to the active operation and, when a merge is
 /// being concluded, to the operations of the commits it brings in. `None` when nothing is staged.
 pub fn check_staged(repo: &Repo, now: Timestamp) -> Result<Option<StagedCheck>, store::Error> {
+    check_staged_linked(repo, &[], now)
+}
+
+/// [`check_staged`] with more links: the `Ops-Id:` trailers of the message, which the single
+/// commit-msg hook (`git ops hooks install --single`) knows and pre-commit does not yet.
+pub fn check_staged_linked(
+    repo: &Repo,
+    message_links: &[RecordId],
+    now: Timestamp,
+) -> Result<Option<StagedCheck>, store::Error> {
     let index = repo.load_index()?;
     let changes = repo.staged_changes(&index)?;
     if changes.is_empty() {
@@ -38,6 +48,7 @@ pub fn check_staged(repo: &Repo, now: Timestamp) -> Result<Option<StagedCheck>, 
     };
     let active = active::read(repo)?;
     let mut links: Vec<RecordId> = active.into_iter().collect();
+    links.extend(message_links.iter().filter(|id| Some(**id) != active));
     if let Some(head) = repo.head_commit()? {
         links.extend(merged_links(repo, head, &repo.merge_heads()?)?);
     }
@@ -119,19 +130,26 @@ pub fn check_commit_message(
     let mut problems = Vec::new();
     for id in ids {
         let path = month_path(&id.month());
-        let file = staged
-            .read_string(&path)?
-            .map(|t| LedgerFile::parse(&path, t))
-            .transpose()?;
-        let Some(record) = file
-            .as_ref()
-            .and_then(|f| f.records.iter().find(|(_, r)| r.id() == id))
-            .map(|(_, r)| r)
-        else {
+        let Some(text) = staged.read_string(&path)? else {
             problems.push(Problem::NoSuchRecord(*id));
             continue;
         };
-        let check = check_on_side(&staged, &policy, record, now, &mut Default::default())?;
+        // The record's own document alone when it can be found by its id line; otherwise (or
+        // when that document does not read as the record) the whole month, as before.
+        let record = match record_alone(&text, id) {
+            Some(r) => r,
+            None => {
+                let file = LedgerFile::parse(&path, text)?;
+                match file.records.into_iter().find(|(_, r)| r.id() == id) {
+                    Some((_, r)) => r,
+                    None => {
+                        problems.push(Problem::NoSuchRecord(*id));
+                        continue;
+                    }
+                }
+            }
+        };
+        let check = check_on_side(&staged, &policy, &record, now, &mut Default::default())?;
         match check.state() {
             State::Approved => {}
             state => problems.push(Problem::NotApproved {
@@ -143,6 +161,68 @@ pub fn check_commit_message(
         }
     }
     Ok(problems)
+}
+
+/// The record `id` in the text of its month file, parsing only its own document: a byte search
+/// for the id, kept where it is the value of a top-level `<kind>_id:` line, and the document
+/// around it (between `---` lines, as [`yaml::split_documents`] splits) parsed alone. `None`
+/// when that is not exactly one line, or the document does not read as the record `id`: the
+/// caller then parses the whole month, which also names any error by line. On a ledger of 100,000
+/// records this is what keeps commit-msg fast with an active operation (docs/HOOKS.md).
+fn record_alone(text: &str, id: &RecordId) -> Option<crate::model::Record> {
+    let needle = id.to_string();
+    let mut found = None;
+    let mut from = 0;
+    while let Some(at) = text[from..].find(&needle).map(|i| i + from) {
+        from = at + needle.len();
+        let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |i| i + at);
+        let line = text[start..end].trim_end_matches('\r');
+        let is_id_line = line.split_once(':').is_some_and(|(k, v)| {
+            k.ends_with("_id")
+                && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && v.trim() == needle
+        });
+        if is_id_line {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(start);
+        }
+    }
+    let line_at = found?;
+    let is_marker = |l: &str| {
+        let l = l.trim_end_matches(['\r', '\n']);
+        l == "---" || l.starts_with("--- ") || l.starts_with("---\t")
+    };
+    // Back to the `---` line that opens the document (or the start of the file).
+    let mut doc_start = 0;
+    let mut at = line_at;
+    while at > 0 {
+        let prev = text[..at - 1].rfind('\n').map_or(0, |i| i + 1);
+        if is_marker(&text[prev..at]) {
+            doc_start = prev;
+            break;
+        }
+        at = prev;
+    }
+    // On to the next `---` line (or the end).
+    let mut doc_end = text.len();
+    let mut at = line_at;
+    while at < text.len() {
+        let next = text[at..].find('\n').map_or(text.len(), |i| i + at + 1);
+        if at > line_at && is_marker(&text[at..next]) {
+            doc_end = at;
+            break;
+        }
+        at = next;
+    }
+    let first_line = 1 + text.as_bytes()[..doc_start]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count() as u64;
+    let record = yaml::parse_record(&text[doc_start..doc_end], first_line).ok()?;
+    (record.id() == id).then_some(record)
 }
 
 #[cfg(test)]
@@ -173,6 +253,28 @@ mod tests {
         );
         let err = message_links("Scale web\n\nOps-Id: OPS-2026-1-27-1\n").unwrap_err();
         assert!(err.contains("malformed trailer"), "{err}");
+    }
+
+    #[test]
+    fn a_record_is_read_alone_only_when_its_id_line_is_found_once() {
+        let text = format!("{APPROVED}{PENDING}");
+        let file = LedgerFile::parse("ops/ledger/2026-01.yaml", text.clone()).unwrap();
+        for (_, r) in &file.records {
+            let alone = record_alone(&text, r.id()).expect("found alone");
+            assert_eq!(alone.payload_sha256(), r.payload_sha256(), "{}", r.id());
+            assert_eq!(alone.signoffs().len(), r.signoffs().len());
+        }
+        // Not there, there twice, or only named in another field: the whole month is parsed.
+        assert!(record_alone(&text, &id("OPS-2026-01-27-099")).is_none());
+        assert!(record_alone(&format!("{text}{APPROVED}"), &id("OPS-2026-01-27-001")).is_none());
+        let named = PENDING.replace(
+            "objective: Absorb",
+            "objective: see OPS-2026-01-27-003 to absorb",
+        );
+        assert!(record_alone(&named, &id("OPS-2026-01-27-003")).is_none());
+        // A document that does not read as the record: None, and the full parse names the error.
+        let broken = APPROVED.replace("risk_class:", "risk_klass:");
+        assert!(record_alone(&broken, &id("OPS-2026-01-27-001")).is_none());
     }
 
     #[test]

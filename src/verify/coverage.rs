@@ -19,9 +19,9 @@ use crate::model::glob::Glob;
 use crate::model::paths::same_folded;
 use crate::model::policy::{LEDGER_DIR, POLICY_PATH, Policy, is_policy_path};
 use crate::model::record::Record;
-use crate::model::{RecordId, RiskClass, Timestamp, yaml};
+use crate::model::{RecordId, RiskClass, Timestamp};
 use crate::store::diff::{Change, ChangeKind, EntryKind};
-use crate::store::ledger::{LedgerFile, month_of};
+use crate::store::ledger::month_of;
 use crate::store::snapshot::Side;
 use crate::store::{self};
 
@@ -67,7 +67,7 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 type Candidates = BTreeMap<RecordId, Result<Candidate, Unusable>>;
 
 fn parse_policy(text: Option<String>) -> Option<Result<Policy, String>> {
-    text.map(|t| yaml::parse_policy(&t).map_err(|e| e.to_string()))
+    text.map(|t| super::parsed::policy(&t).map_err(|e| e.to_string()))
 }
 
 /// Judges a change. I/O errors (a missing object, an unreadable file) are returned, and callers
@@ -407,7 +407,7 @@ fn judge_path(
 pub fn grant_index_on_side(
     side: &dyn Side,
     policy: &Policy,
-    files: &mut HashMap<String, Option<Result<LedgerFile, String>>>,
+    files: &mut Files,
 ) -> Result<GrantIndex, store::Error> {
     let mut all = Vec::new();
     for name in side.list_dir(LEDGER_DIR)? {
@@ -430,7 +430,7 @@ pub fn check_on_side(
     policy: &Policy,
     record: &Record,
     now: Timestamp,
-    files: &mut HashMap<String, Option<Result<LedgerFile, String>>>,
+    files: &mut Files,
 ) -> Result<RecordCheck, store::Error> {
     if !record.signoffs().iter().any(|s| s.grant.is_some()) {
         return Ok(check_record(policy, record));
@@ -655,7 +655,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::{MONTH_FILE, OpSpec, Team, id, ledger, outcome, ts};
     use super::*;
-    use crate::model::Role;
+    use crate::model::{Role, yaml};
     use crate::store::snapshot::MemorySide;
 
     const NOW: &str = "2026-01-27T10:00:00Z";

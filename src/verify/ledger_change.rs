@@ -2,9 +2,11 @@
 //! own, while nothing may be edited, removed or reordered.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::coverage::{ChangeContext, MAX_CLOCK_SKEW_SECS, check_on_side};
 use super::decision::{closer_of, may_close};
+use super::parsed;
 use super::records::{State, check_record};
 use super::{Finding, Report};
 use crate::model::policy::Policy;
@@ -17,20 +19,21 @@ use crate::store::{self};
 
 /// Ledger files read from one side, by path: None when there is no such file, an error text when
 /// it does not parse. Each file is read and parsed once per judgement.
-pub(crate) type Files = HashMap<String, Option<Result<LedgerFile, String>>>;
+/// A parsed file is shared (`super::parsed`): the same version is parsed once per process.
+pub(crate) type Files = HashMap<String, Option<Result<Arc<LedgerFile>, String>>>;
 
 /// The ledger file at `path` on `side`, through `cache`.
 pub(crate) fn load_file(
     side: &dyn Side,
     cache: &mut Files,
     path: &str,
-) -> Result<Option<Result<LedgerFile, String>>, store::Error> {
+) -> Result<Option<Result<Arc<LedgerFile>, String>>, store::Error> {
     if let Some(v) = cache.get(path) {
         return Ok(v.clone());
     }
     let v = side
         .read_string(path)?
-        .map(|text| LedgerFile::parse(path, text).map_err(|e| e.to_string()));
+        .map(|text| parsed::ledger_file(path, text).map_err(|e| e.to_string()));
     cache.insert(path.to_string(), v.clone());
     Ok(v)
 }

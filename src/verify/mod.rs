@@ -8,6 +8,7 @@ pub mod decision;
 pub mod grants;
 pub mod ledger;
 pub mod ledger_change;
+pub mod parsed;
 pub mod pin;
 pub mod push;
 pub mod pusher;
