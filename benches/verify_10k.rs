@@ -17,99 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use git_ops::crypto::{self, Keypair};
-use git_ops::model::record::Role;
-use git_ops::model::{Record, SignerName, yaml};
+use git_ops::model::yaml;
 use git_ops::store::ledger::LedgerFile;
 use git_ops::verify::ledger::verify_ledger;
 
-struct Signer {
-    name: SignerName,
-    key: Keypair,
-}
-
-fn signer(name: &str) -> Signer {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/keys")
-        .join(name);
-    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Signer {
-        name: name.parse().expect("a signer name"),
-        key: Keypair::from_openssh(&text, || Err("test keys have no passphrase".into()))
-            .expect("a test key"),
-    }
-}
-
-fn sign(r: &mut Record, s: &Signer, role: Role, at: &str) {
-    let at = at.parse().expect("a timestamp");
-    let so = crypto::signoff(r, &s.key, &s.name, role, at, None).expect("signing works");
-    r.signoffs_mut().push(so);
-}
-
-/// Month files `2025-MM.yaml` (in the past, so that no signoff is in the future) holding `n`
-/// records: operations (nine in ten approved by a second person, one in ten LOW_RISK_CONFIG and
-/// self-approved) and, every tenth record, an outcome.
-fn ledger(n: usize) -> Vec<(String, String)> {
-    let alice = signer("alice");
-    let bob = signer("bob");
-    let mut files: Vec<(String, String)> = (1..=12)
-        .map(|m| (format!("2025-{m:02}"), String::new()))
-        .collect();
-    let mut last_op = String::new();
-    for i in 0..n {
-        let month = i * 12 / n; // 0..12
-        let j = i - (month * n).div_ceil(12); // index within the month
-        let day = 1 + j % 28;
-        let seq = 1 + j / 28;
-        let date = format!("2025-{:02}-{day:02}", month + 1);
-        let hh = (seq / 60) % 24;
-        let mm = seq % 60;
-        let at = format!("{date}T{hh:02}:{mm:02}:00Z");
-        let text = if i % 10 == 9 && !last_op.is_empty() {
-            let mut r = yaml::parse_record(
-                &format!(
-                    "record: outcome\noutcome_id: OUT-{date}-{seq:03}\noperation_id: {last_op}\n\
-                     outcome: SUCCESS\nexecution_timestamp: {at}\n\
-                     notes: Rolled out to every pod; error rate unchanged.\n"
-                ),
-                1,
-            )
-            .expect("a valid outcome");
-            sign(&mut r, &alice, Role::Requester, &at);
-            yaml::render_record(&r)
-        } else {
-            let low = i % 10 == 4;
-            let id = format!("OPS-{date}-{seq:03}");
-            let mut r = yaml::parse_record(
-                &format!(
-                    "operation_id: {id}\noperation_name: Scale web to {replicas} replicas\n\
-                     objective: Absorb the traffic peak of {date}\n\
-                     risk_class: {risk}\n\
-                     blast_radius: web pods in prod only; no schema or data change\n\
-                     rollback_strategy: git revert the commit and redeploy the previous manifest\n\
-                     allowed_paths: [deploy/web.yaml]\nallowed_services: [web]\n\
-                     environment: prod\nrequested_by: alice\ncreated_at: {at}\n",
-                    replicas = 2 + i % 7,
-                    risk = if low {
-                        "LOW_RISK_CONFIG"
-                    } else {
-                        "SERVICE_RESTART"
-                    },
-                ),
-                1,
-            )
-            .expect("a valid operation");
-            sign(&mut r, &alice, Role::Requester, &at);
-            if !low {
-                sign(&mut r, &bob, Role::Approver, &at);
-            }
-            last_op = id;
-            yaml::render_record(&r)
-        };
-        files[month].1.push_str(&text);
-    }
-    files
-}
+#[path = "support/gen.rs"]
+mod generator;
+use generator::ledger;
 
 struct Env {
     home: PathBuf,
@@ -272,6 +186,32 @@ fn main() {
         "every record is in the report"
     );
 
+    let cache = repo.join(".git/git-ops/verify-cache.json");
+    let verify_ok = || {
+        env.command(git_ops, &repo)
+            .arg("verify")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let extra = generator::extra_record();
+    let last_path = repo.join(paths.last().expect("twelve months"));
+    let last_text = std::fs::read_to_string(&last_path).expect("read the last month");
+    // Peak memory of one cold run, by /usr/bin/time (GNU time: %M is the maximum RSS in KiB).
+    let _ = std::fs::remove_file(&cache);
+    let peak_kib = env
+        .command("/usr/bin/time", &repo)
+        .args(["-f", "%M", git_ops, "verify"])
+        .stdout(Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .and_then(|l| l.trim().parse::<u64>().ok())
+        });
+
     let mut steps: Vec<(String, Box<dyn FnMut() -> bool + '_>)> = vec![
         (
             "cat ops/ledger/*.yaml".into(),
@@ -314,11 +254,25 @@ fn main() {
         (
             "git-ops verify".into(),
             Box::new(|| {
-                env.command(git_ops, &repo)
-                    .arg("verify")
-                    .stdout(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
+                // Cold: without the verified-state cache of the last run.
+                let _ = std::fs::remove_file(&cache);
+                verify_ok()
+            }),
+        ),
+        (
+            "git-ops verify (warm: nothing changed)".into(),
+            Box::new(|| verify_ok()),
+        ),
+        (
+            "one new record, then git-ops verify".into(),
+            Box::new(|| {
+                // The record is appended, verified, and taken out again for the next round.
+                let mut grown = last_text.clone();
+                grown.push_str(&extra);
+                std::fs::write(&last_path, grown).expect("append a record");
+                let ok = verify_ok();
+                std::fs::write(&last_path, &last_text).expect("restore the month");
+                ok
             }),
         ),
     ];
@@ -380,7 +334,7 @@ fn main() {
             .expect("a step")
     };
     let verify = at("git-ops verify");
-    println!("ratios (medians):");
+    println!("ratios (medians; `git-ops verify` is a cold run, its cache deleted first):");
     for base in [
         "cat ops/ledger/*.yaml",
         "git log --oneline",
@@ -388,6 +342,23 @@ fn main() {
         "verify_ledger only (in-process)",
     ] {
         println!("  git-ops verify / {base:<32} {:>8.1}x", verify / at(base));
+    }
+    let warm = at("git-ops verify (warm: nothing changed)");
+    let grown = at("one new record, then git-ops verify");
+    println!(
+        "  warm verify / cold verify {:>28.1}%   (target <= 5%)",
+        warm * 100.0 / verify
+    );
+    println!(
+        "  one new record, then verify: {grown:.1} ms   (target <= 50 ms), {:.2}x of cold",
+        grown / verify
+    );
+    match peak_kib {
+        Some(k) => println!(
+            "  peak memory of a cold verify: {:.1} MiB   (target <= 256 MB at 100k records)",
+            k as f64 / 1024.0
+        ),
+        None => println!("  peak memory: /usr/bin/time (GNU) is not installed, not measured"),
     }
     println!(
         "  per record: {:.1} us; throughput {:.0} records/s, {:.1} MB/s",

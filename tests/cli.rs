@@ -6,6 +6,8 @@
 mod attacks;
 #[path = "cli/bad_input.rs"]
 mod bad_input;
+#[path = "cli/cache.rs"]
+mod cache;
 #[path = "cli/ci_recipe.rs"]
 mod ci_recipe;
 #[path = "cli/concurrency.rs"]

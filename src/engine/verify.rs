@@ -7,7 +7,7 @@ use gix::ObjectId;
 use super::error::{Error, Result};
 use super::workspace::{earlier_policies, load_policy};
 use crate::model::Timestamp;
-use crate::store::{Repo, ledger, tags};
+use crate::store::{Repo, ledger, tags, verify_cache};
 use crate::verify::Report;
 use crate::verify::ledger::verify_worktree;
 use crate::verify::range::{self, Clock, judge_commits, merge_reports};
@@ -99,8 +99,28 @@ pub fn verify(
 
 /// The ledger files of the working tree (a file that does not parse is a finding, not an error),
 /// its `ops-*` tags, under the policy in force and its earlier versions.
+///
+/// The verdict is a function of what [`verify_cache::state_key`] hashes: when the cache holds a
+/// verdict for the same key, it is that verdict, and nothing is parsed or checked again
+/// (docs/THREAT_MODEL.md, "The verify cache").
 fn verify_working_ledger(repo: &Repo) -> Result<Report> {
     let root = repo.workdir()?.to_path_buf();
+    let key = verify_cache::state_key(repo, &root)?;
+    if let Some(report) =
+        verify_cache::load(repo, &key).and_then(|v| serde_json::from_value::<Report>(v).ok())
+    {
+        return Ok(report);
+    }
+    let report = verify_working_ledger_cold(repo, &root)?;
+    if let Ok(v) = serde_json::to_value(&report) {
+        verify_cache::save(repo, &key, v);
+    }
+    Ok(report)
+}
+
+/// [`verify_working_ledger`] without the cache.
+fn verify_working_ledger_cold(repo: &Repo, root: &std::path::Path) -> Result<Report> {
+    let root = root.to_path_buf();
     let policy = load_policy(&root)?;
     let files = ledger::load_files(&root)?;
     let mut infos = Vec::new();

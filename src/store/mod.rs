@@ -14,6 +14,7 @@ pub mod repo;
 pub mod snapshot;
 pub mod tags;
 pub mod trailers;
+pub mod verify_cache;
 
 pub use ledger::{Ledger, LedgerFile, Located};
 pub use repo::Repo;

@@ -17,11 +17,11 @@ pub mod records;
 pub mod signature;
 pub mod tags;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::RecordId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -48,6 +48,54 @@ pub struct Finding {
     /// A unified diff, when the finding is a mismatch between two texts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+}
+
+/// A finding as read back from the verify cache (store::verify_cache).
+#[derive(Deserialize)]
+struct CachedFinding {
+    severity: Severity,
+    code: String,
+    file: Option<String>,
+    line: Option<u64>,
+    record: Option<RecordId>,
+    commit: Option<String>,
+    message: String,
+    diff: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Finding {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        CachedFinding::deserialize(d).map(Finding::from)
+    }
+}
+
+impl From<CachedFinding> for Finding {
+    /// Codes are a short fixed vocabulary and a process reads one cached report, so the few
+    /// distinct strings are leaked once each.
+    fn from(c: CachedFinding) -> Self {
+        use std::collections::BTreeSet;
+        use std::sync::Mutex;
+        static CODES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+        let mut codes = CODES.lock().unwrap_or_else(|e| e.into_inner());
+        let code = match codes.get(c.code.as_str()) {
+            Some(k) => *k,
+            None => {
+                let k: &'static str = Box::leak(c.code.into_boxed_str());
+                codes.insert(k);
+                k
+            }
+        };
+        Finding {
+            severity: c.severity,
+            code,
+            file: c.file,
+            line: c.line,
+            record: c.record,
+            commit: c.commit,
+            message: c.message,
+            diff: c.diff,
+        }
+    }
 }
 
 impl Finding {
@@ -82,7 +130,7 @@ impl Finding {
 }
 
 /// What `verify` found, with a summary of every record.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     pub findings: Vec<Finding>,
     pub records: Vec<records::RecordSummary>,

@@ -12,7 +12,7 @@ use crate::model::record::{Kind, Record, Role, Signoff};
 use crate::model::{Fingerprint, RecordId, RiskClass, SignerName};
 
 /// Approval state of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Valid, and its approvals reach the threshold.
@@ -23,7 +23,7 @@ pub enum State {
     Invalid,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RecordSummary {
     pub id: RecordId,
     pub kind: Kind,
