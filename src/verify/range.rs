@@ -345,6 +345,15 @@ pub fn judge_net_change(
         links: &links,
         now,
     })?;
+    // Pinned rules hold for the net change too: old content brought back is not what the
+    // approvers of the covering operation pinned.
+    if let Some(policy) = judgement.policy.take() {
+        let changed: Vec<&Change> = changes.iter().collect();
+        let pins = super::signature::pin_findings(
+            repo, &policy, &judgement, &changed, new_tree, &new, now,
+        )?;
+        judgement.report.findings.extend(pins);
+    }
     let label = format!("{}..{}", base.to_hex_with_len(10), tip.to_hex_with_len(10));
     for f in &mut judgement.report.findings {
         f.commit = Some(label.clone());

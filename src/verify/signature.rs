@@ -208,30 +208,10 @@ pub fn check_commit(
     let mut out = Vec::new();
     if governed_pinned(c.policy) && !judgement.governed.is_empty() {
         let owned = merge_owned(c.repo, c.info, c.changes)?;
-        // Each path is judged under the operation coverage chose for it: fail closed rather
-        // than look for another linked operation whose pins would do.
         let tree = c.repo.commit_tree(c.info.id)?;
-        // (An uncovered path is refused as such already.)
-        let mut by_op: std::collections::BTreeMap<RecordId, Vec<&Change>> = Default::default();
-        for v in &judgement.governed {
-            if let (Some(op), Some(ch)) = (v.covered_by, owned.iter().find(|o| o.path == v.path)) {
-                by_op.entry(op).or_default().push(ch);
-            }
-        }
-        for (op, changes) in by_op {
-            let candidates = [op];
-            out.extend(super::pin::check_pins(
-                &super::pin::PinCheck {
-                    repo: c.repo,
-                    policy: c.policy,
-                    tree,
-                    new: c.new,
-                    candidates: &candidates,
-                    now: c.now,
-                },
-                &changes,
-            )?);
-        }
+        out.extend(pin_findings(
+            c.repo, c.policy, judgement, &owned, tree, c.new, c.now,
+        )?);
     }
     let mode = c.policy.commits.require_signature;
     let governed = !judgement.governed.is_empty();
@@ -288,6 +268,45 @@ pub fn check_commit(
         ));
     }
     Ok((out, Some(signer)))
+}
+
+/// The `pin: tree` rules for the governed `changes` of a judged change whose new tree is `tree`:
+/// each path under the operation coverage chose for it (fail closed rather than look for another
+/// linked operation whose pins would do). An uncovered path is refused as such already.
+pub fn pin_findings(
+    repo: &Repo,
+    policy: &Policy,
+    judgement: &Judgement,
+    changes: &[&Change],
+    tree: ObjectId,
+    new: &dyn Side,
+    now: crate::model::Timestamp,
+) -> Result<Vec<Finding>, store::Error> {
+    let mut out = Vec::new();
+    if !governed_pinned(policy) {
+        return Ok(out);
+    }
+    let mut by_op: std::collections::BTreeMap<RecordId, Vec<&Change>> = Default::default();
+    for v in &judgement.governed {
+        if let (Some(op), Some(ch)) = (v.covered_by, changes.iter().find(|o| o.path == v.path)) {
+            by_op.entry(op).or_default().push(ch);
+        }
+    }
+    for (op, changes) in by_op {
+        let candidates = [op];
+        out.extend(super::pin::check_pins(
+            &super::pin::PinCheck {
+                repo,
+                policy,
+                tree,
+                new,
+                candidates: &candidates,
+                now,
+            },
+            &changes,
+        )?);
+    }
+    Ok(out)
 }
 
 /// Whether some rule of `policy` pins content.

@@ -526,6 +526,38 @@ fn a_pinned_operation_lands_only_the_content_its_approvers_signed() {
         .code(1)
         .says(&["unpinned-content"]);
 
+    // Nor can the old content come back through a merge whose first parent is an old commit:
+    // no commit of the push changes the file, but the branch's net change does.
+    let before = repo.rev(&format!("{approved}~1"));
+    repo.git(&["reset", "-q", "--hard", &landed]).ok();
+    repo.git(&["checkout", "-q", "--detach", &before]).ok();
+    repo.git(&[
+        "-c",
+        "commit.gpgSign=false",
+        "merge",
+        "-q",
+        "--no-ff",
+        "--no-commit",
+        "topic",
+    ])
+    .ok();
+    repo.git(&["checkout", &before, "--", "deploy/web.yaml"])
+        .ok();
+    repo.git(&["add", "-A"]).ok();
+    repo.git(&[
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        &format!("Merge back\n\n{trailer}"),
+    ])
+    .ok();
+    assert_eq!(repo.read("deploy/web.yaml"), "replicas: 2\n");
+    repo.git(&["push", "--no-verify", "origin", "HEAD:main"])
+        .failed()
+        .says(&["error[unpinned-content]", "net change"]);
+    repo.git(&["checkout", "-q", "topic"]).ok();
+
     // An approval that pins nothing does not let content land under a pinned rule.
     repo.git(&["reset", "-q", "--hard", &landed]).ok();
     let unpinned = repo.declare(&team.alice, "Scale web again", "SERVICE_RESTART");
