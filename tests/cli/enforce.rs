@@ -354,10 +354,21 @@ fn an_expired_operation_no_longer_covers() {
 
     // A record whose window ended an hour ago (signed then, as `git ops new` would have).
     let id = repo.declare_with(&team.alice, "LOW_RISK_CONFIG", &["deploy/web.yaml"], &[]);
-    let t0 = now().plus_hours(-3);
+    // The window lies wholly in the past and on the id's own day (an id's date must agree with
+    // its created_at): in the first hours of a UTC day it starts at midnight and is shorter.
+    let mut at = now();
+    if at.unix() % 86_400 < 2 {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        at = now();
+    }
+    let midnight = at.unix() - at.unix() % 86_400;
+    let start = (at.unix() - 3 * 3600).max(midnight);
+    let end = (start + 2 * 3600).min(at.unix() - 1);
+    let t0 = Timestamp::from_unix(start).expect("a time of today");
+    let t1 = Timestamp::from_unix(end).expect("a time of today");
     repo.resign_operation(&team.alice, "alice", &id, t0, |op| {
         op.created_at = Some(t0);
-        op.expires_at = Some(t0.plus_hours(2));
+        op.expires_at = Some(t1);
     });
     assert_eq!(repo.state_of(&id), "approved");
     repo.write("deploy/web.yaml", "replicas: 5\n");
