@@ -410,6 +410,34 @@ impl Repo {
 }
 
 impl Repo {
+    /// The best common ancestor of two commits (`git merge-base`), or None for unrelated
+    /// histories. Uses the git binary, which sees a push's quarantined objects through the
+    /// environment git gives the hook.
+    pub fn merge_base(&self, a: ObjectId, b: ObjectId) -> Result<Option<ObjectId>> {
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(self.git_dir())
+            .args(["merge-base", &a.to_string(), &b.to_string()])
+            .output()
+            .map_err(|e| Error::git("running git merge-base", e))?;
+        match out.status.code() {
+            Some(0) => {
+                let line = String::from_utf8_lossy(&out.stdout);
+                ObjectId::from_hex(line.trim().as_bytes())
+                    .map(Some)
+                    .map_err(|e| Error::git(format!("git merge-base printed {line:?}"), e))
+            }
+            // Exit 1 with nothing printed: no common ancestor.
+            Some(1) if out.stdout.is_empty() && out.stderr.is_empty() => Ok(None),
+            _ => Err(Error::git(
+                format!("git merge-base {a} {b}"),
+                GitError::command(&out.stderr),
+            )),
+        }
+    }
+}
+
+impl Repo {
     /// The working trees of the other worktrees of this repository (the main one included when
     /// this is a linked worktree), as far as they can be found: their uncommitted ledger records
     /// take ids too.

@@ -589,7 +589,8 @@ pub fn check_received(
         Some(&server),
     )?;
     let mut report = report;
-    if let Some(pusher) = super::pusher::pusher_of_push(real, objects)? {
+    let pushers = super::pusher::pushers_of_push(real, objects)?;
+    if !pushers.is_empty() {
         let mut pushed = Vec::new();
         for u in updates {
             if let Some(new) = u.new
@@ -600,7 +601,9 @@ pub fn check_received(
                 pushed.push((u.refname.clone(), objects.commits_between(tip, &hidden)?));
             }
         }
-        super::pusher::check_pusher(objects, &pusher, &pushed, &mut report)?;
+        for pusher in &pushers {
+            super::pusher::check_pusher(objects, pusher, &pushed, &mut report)?;
+        }
     }
     if report.ok() {
         // Remember where each governed branch now stands; only this hook writes it.

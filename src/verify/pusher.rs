@@ -57,18 +57,22 @@ pub fn split_cert(cert: &[u8]) -> Option<(Vec<u8>, String)> {
     Some((cert[..at].to_vec(), armored))
 }
 
-/// Who pushes: a push certificate whose nonce the server vouches for (`GIT_PUSH_CERT`,
-/// `GIT_PUSH_CERT_NONCE_STATUS=OK`), else the authenticated user. A certificate without a good
-/// nonce could be replayed, and is not used.
-pub fn pusher_of_push(server: &Repo, objects: &Repo) -> Result<Option<Pusher>, store::Error> {
+/// Who pushes, by every account the server has: a push certificate whose nonce the server
+/// vouches for (`GIT_PUSH_CERT`, `GIT_PUSH_CERT_NONCE_STATUS=OK`) and the authenticated user.
+/// Each is held to the bounds it maps to, so a certificate made with a throwaway key (which maps
+/// to nobody) cannot hide an authenticated automation user. A certificate without a good nonce
+/// could be replayed, and is not used.
+pub fn pushers_of_push(server: &Repo, objects: &Repo) -> Result<Vec<Pusher>, store::Error> {
+    let mut out = Vec::new();
     if std::env::var("GIT_PUSH_CERT_NONCE_STATUS").as_deref() == Ok("OK")
         && let Ok(hex) = std::env::var("GIT_PUSH_CERT")
         && let Ok(Some(id)) = super::push::parse_oid(&hex)
         && let Some((payload, armored)) = split_cert(&objects.blob(id)?)
     {
-        return Ok(Some(Pusher::Cert { payload, armored }));
+        out.push(Pusher::Cert { payload, armored });
     }
-    Ok(pusher_from_env(server).map(Pusher::User))
+    out.extend(pusher_from_env(server).map(Pusher::User));
+    Ok(out)
 }
 
 /// The authenticated user of this push, if the server says who it is.

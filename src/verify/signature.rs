@@ -11,7 +11,7 @@ use gix::ObjectId;
 use super::Finding;
 use super::coverage::Judgement;
 use crate::crypto::{self, NAMESPACE_GIT};
-use crate::model::policy::{Policy, RequireSignature};
+use crate::model::policy::{POLICY_PATH, Policy, RequireSignature};
 use crate::model::{RecordId, SignerName};
 use crate::store::diff::{Change, ChangeKind};
 use crate::store::ledger::{LedgerFile, month_path};
@@ -156,31 +156,41 @@ pub fn record_signers(new: &dyn Side, id: &RecordId) -> Result<BTreeSet<SignerNa
         .collect())
 }
 
-/// The paths a merge changes against its first parent whose content it takes from one of its
-/// other parents: everything else is the merge's own change. A commit with one parent owns all
-/// its changes.
+/// The changes (against its first parent) a merge makes itself: everything but the paths a
+/// clean three-way merge takes from the second parent, that is, the paths whose content equals
+/// the second parent's and which the first parent's side left as the merge base had them. Those
+/// changes were judged at the second side's own commits. A commit with one parent owns all its
+/// changes, and so does (fail closed) an octopus merge, a merge of unrelated histories (no merge
+/// base: the other side's commits were judged under no policy) and a merge whose base has no
+/// policy (the other side's commits may predate it).
 pub fn merge_owned<'c>(
     repo: &Repo,
     info: &CommitInfo,
     changes: &'c [Change],
 ) -> Result<Vec<&'c Change>, store::Error> {
-    if info.parents.len() < 2 {
-        return Ok(changes.iter().collect());
+    let all = || Ok(changes.iter().collect());
+    let [first, second] = info.parents[..] else {
+        return all();
+    };
+    let Some(base) = repo.merge_base(first, second)? else {
+        return all();
+    };
+    if repo.blob_at(base, POLICY_PATH)?.is_none() {
+        return all();
     }
+    let paths = |a, b| -> Result<BTreeSet<String>, store::Error> {
+        Ok(repo
+            .diff_trees(Some(a), Some(b))?
+            .into_iter()
+            .map(|c| c.path)
+            .collect())
+    };
     let tree = repo.commit_tree(info.id)?;
-    let mut differs: Vec<BTreeSet<String>> = Vec::new();
-    for p in &info.parents[1..] {
-        let t = repo.commit_tree(*p)?;
-        differs.push(
-            repo.diff_trees(Some(t), Some(tree))?
-                .into_iter()
-                .map(|c| c.path)
-                .collect(),
-        );
-    }
+    let not_theirs = paths(repo.commit_tree(second)?, tree)?;
+    let ours_moved = paths(repo.commit_tree(base)?, repo.commit_tree(first)?)?;
     Ok(changes
         .iter()
-        .filter(|c| differs.iter().all(|d| d.contains(&c.path)))
+        .filter(|c| not_theirs.contains(&c.path) || ours_moved.contains(&c.path))
         .collect())
 }
 

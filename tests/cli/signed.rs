@@ -731,3 +731,385 @@ fn require_signature_all_asks_every_commit_for_a_policy_signer() {
     commit_as(&repo, Some(&alice), "Docs by alice");
     push(&repo).ok();
 }
+
+// ---- review10 attacks ----
+
+/// An unsigned root commit `R` (unrelated history, no policy) holding `path` = `text`, and an
+/// unsigned merge of `main` and `R` taking `path` from `R`, with `message`; main points at it.
+fn smuggle_via_unrelated_root(
+    repo: &Repo,
+    path: &str,
+    text: &str,
+    message: &str,
+) -> (String, String) {
+    repo.git(&["checkout", "-q", "--orphan", "evil"]).ok();
+    repo.git(&["rm", "-rfq", "."]).ok();
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(repo.path(&dir.display().to_string())).unwrap();
+    }
+    repo.write(path, text);
+    let root = commit_as(repo, None, "unrelated root");
+    repo.git(&["checkout", "-q", "-f", "main"]).ok();
+    repo.write(path, text);
+    repo.git(&["add", "-A"]).ok();
+    let tree = repo.git(&["write-tree"]).ok().stdout().trim().to_string();
+    let merge = repo
+        .git(&[
+            "commit-tree",
+            &tree,
+            "-p",
+            "main",
+            "-p",
+            &root,
+            "-m",
+            message,
+        ])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    repo.git(&["update-ref", "refs/heads/main", &merge]).ok();
+    repo.git(&["reset", "-q", "--hard", "main"]).ok();
+    (root, merge)
+}
+
+#[test]
+fn attack_unsigned_content_via_merge_with_unrelated_root() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let sb = &repo.sb;
+    let remote = server(repo, "server.git");
+    repo.write("deploy/a.yaml", "a: 1\n");
+    let id = repo.declare_with(&team.alice, "LOW_RISK_CONFIG", &["deploy/a.yaml"], &[]);
+    commit_as(repo, Some(&team.alice), &format!("Declare\n\nOps-Id: {id}"));
+    push(repo).ok();
+    // Sanity: a direct unsigned change is refused.
+    let base = repo.rev("HEAD");
+    repo.write("deploy/a.yaml", "a: 666\n");
+    commit_as(repo, None, &format!("direct\n\nOps-Id: {id}"));
+    push(repo).failed().says(&["commit-signature"]);
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    // The attack.
+    let (_root, merge) = smuggle_via_unrelated_root(
+        repo,
+        "deploy/a.yaml",
+        "a: 666\n",
+        &format!("Merge\n\nOps-Id: {id}"),
+    );
+    let out = push(repo);
+    assert!(
+        out.stderr().contains("commit-signature"),
+        "refused for its signature\n{out}"
+    );
+    assert_eq!(out.code, Some(1), "the server refuses the push\n{out}");
+    let range = format!("{base}..{merge}");
+    let v = repo.ops_keyless(&["verify", "--range", &range]);
+    assert_eq!(
+        v.code,
+        Some(1),
+        "verify --range as CI runs it refuses the merge too\n{v}"
+    );
+    assert_ne!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(merge.as_str()),
+        "BYPASS: unsigned governed content landed through a merge with an unrelated root"
+    );
+}
+
+#[test]
+fn attack_unpinned_content_via_merge_with_unrelated_root() {
+    let (team, remote) = pinned_team();
+    let repo = &team.repo;
+    let sb = &repo.sb;
+    let id = repo.declare(&team.alice, "Scale web", "SERVICE_RESTART");
+    commit_as(repo, Some(&team.alice), "Declare");
+    push(repo).ok();
+    let trailer = format!("Ops-Id: {id}");
+    repo.git(&["checkout", "-q", "-b", "topic"]).ok();
+    repo.write("deploy/web.yaml", "replicas: 3\n");
+    commit_as(
+        repo,
+        Some(&team.alice),
+        &format!("Scale web to 3\n\n{trailer}"),
+    );
+    repo.git(&["checkout", "-q", "main"]).ok();
+    repo.ops(&team.bob, &["sign", &id, "--pin", "topic"])
+        .ok()
+        .says(&["approved"]);
+    commit_as(repo, Some(&team.alice), &format!("Approve {id}"));
+    push(repo).ok();
+    let approved = repo.rev("HEAD");
+    // Sanity: alice's signed direct commit of other content is refused (unpinned-content).
+    repo.write("deploy/web.yaml", "replicas: 99\n");
+    commit_as(repo, Some(&team.alice), &format!("direct\n\n{trailer}"));
+    push(repo).failed().says(&["unpinned-content"]);
+    repo.git(&["reset", "-q", "--hard", &approved]).ok();
+    let (_root, merge) = smuggle_via_unrelated_root(
+        repo,
+        "deploy/web.yaml",
+        "replicas: 99\n",
+        &format!("Merge\n\n{trailer}"),
+    );
+    let out = push(repo);
+    assert_eq!(out.code, Some(1), "the server refuses the push\n{out}");
+    assert_ne!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(merge.as_str()),
+        "BYPASS: unpinned, unsigned content landed through a merge with an unrelated root"
+    );
+}
+
+#[test]
+fn attack_old_content_via_merge_with_old_second_parent() {
+    let (team, remote) = pinned_team();
+    let repo = &team.repo;
+    let sb = &repo.sb;
+    let id = repo.declare(&team.alice, "Scale web", "SERVICE_RESTART");
+    commit_as(repo, Some(&team.alice), "Declare");
+    push(repo).ok();
+    let adopt = repo.rev("HEAD"); // deploy/web.yaml: replicas: 2 (the Declare commit)
+    let trailer = format!("Ops-Id: {id}");
+    repo.git(&["checkout", "-q", "-b", "topic"]).ok();
+    repo.write("deploy/web.yaml", "replicas: 3\n");
+    commit_as(
+        repo,
+        Some(&team.alice),
+        &format!("Scale web to 3\n\n{trailer}"),
+    );
+    repo.git(&["checkout", "-q", "main"]).ok();
+    repo.ops(&team.bob, &["sign", &id, "--pin", "topic"])
+        .ok()
+        .says(&["approved"]);
+    commit_as(repo, Some(&team.alice), &format!("Approve {id}"));
+    repo.write("deploy/web.yaml", "replicas: 3\n");
+    commit_as(
+        repo,
+        Some(&team.alice),
+        &format!("Scale web to 3\n\n{trailer}"),
+    );
+    push(repo).ok();
+    let landed = repo.rev("HEAD");
+    assert_eq!(repo.read("deploy/web.yaml"), "replicas: 3\n");
+    // Attack: an unsigned merge whose second parent is the old adopting commit, taking its
+    // deploy/web.yaml (replicas: 2, never pinned by the approvers of the live operation).
+    repo.write("deploy/web.yaml", "replicas: 2\n");
+    repo.git(&["add", "-A"]).ok();
+    let tree = repo.git(&["write-tree"]).ok().stdout().trim().to_string();
+    let msg = format!("Merge\n\n{trailer}");
+    let merge = repo
+        .git(&["commit-tree", &tree, "-p", "main", "-p", &adopt, "-m", &msg])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    repo.git(&["update-ref", "refs/heads/main", &merge]).ok();
+    repo.git(&["reset", "-q", "--hard", "main"]).ok();
+    let out = push(repo);
+    assert!(
+        out.stderr().contains("commit-signature"),
+        "refused for its signature\n{out}"
+    );
+    assert_eq!(out.code, Some(1), "the server refuses the push\n{out}");
+    let _ = landed;
+    assert_ne!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(merge.as_str()),
+        "BYPASS: unsigned merge brought back unpinned old content"
+    );
+}
+
+#[test]
+fn attack_automation_pusher_escapes_with_a_cert_by_an_unknown_key() {
+    let (repo, _alice, _bot) = automation_team();
+    let sb = &repo.sb;
+    let remote = server(&repo, "server.git");
+    let mut c = sb.command("git", &remote);
+    c.args(["config", "receive.certNonceSeed", "a server secret"]);
+    run(c).ok();
+    let eve = sb.generate_key("eve");
+    repo.write("README.md", "changed by the agent\n");
+    let commit = commit_as(&repo, None, "Agent edits the README");
+    // Sanity: the CI runner's plain push is refused.
+    repo.git_env(
+        &["push", "--no-verify", "origin", "main"],
+        &[("GL_USER", "ci-runner")],
+    )
+    .failed()
+    .says(&["automation-bounds"]);
+    // The same push by the same authenticated user, with a push certificate by any key.
+    let signing = format!("user.signingKey={}", eve.path.display());
+    let out = repo.git_env(
+        &[
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &signing,
+            "push",
+            "--signed",
+            "--no-verify",
+            "origin",
+            "main",
+        ],
+        &[("GL_USER", "ci-runner")],
+    );
+    assert_eq!(out.code, Some(1), "the server refuses the push\n{out}");
+    assert_ne!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(commit.as_str()),
+        "BYPASS: automation pusher escaped the bounds with a push certificate by an unknown key"
+    );
+}
+
+#[test]
+fn attack_automation_signed_merge_with_unrelated_root_escapes_bounds() {
+    let (repo, _alice, bot) = automation_team();
+    let sb = &repo.sb;
+    let remote = server(&repo, "server.git");
+    // Sanity: the bot-signed README edit is refused.
+    let base = repo.rev("HEAD");
+    repo.write("README.md", "rewritten by the agent\n");
+    commit_as(&repo, Some(&bot), "Agent edits the README");
+    push(&repo).failed().says(&["automation-bounds"]);
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    let (_root, merge) =
+        smuggle_via_unrelated_root(&repo, "README.md", "rewritten by the agent\n", "Merge");
+    // Re-sign the merge as the bot: amend keeps parents.
+    let signing = format!("user.signingKey={}", bot.path.display());
+    repo.git(&[
+        "-c",
+        &signing,
+        "commit",
+        "-q",
+        "--amend",
+        "--no-verify",
+        "-S",
+        "--no-edit",
+    ])
+    .ok();
+    let merge2 = repo.rev("HEAD");
+    let _ = merge;
+    let out = repo.git_env(
+        &["push", "--no-verify", "origin", "main"],
+        &[("GL_USER", "ci-runner")],
+    );
+    assert_eq!(out.code, Some(1), "the server refuses the push\n{out}");
+    assert_ne!(
+        remote_ref(sb, &remote, "refs/heads/main").as_deref(),
+        Some(merge2.as_str()),
+        "BYPASS: automation (signed and pushed by ci-runner) changed README.md via an unrelated-root merge"
+    );
+}
+
+#[test]
+fn attack_tags_at_unsigned_commits() {
+    let team = Team::new();
+    let repo = &team.repo;
+    server(repo, "server.git");
+    repo.write("deploy/a.yaml", "a: 1\n");
+    let id = repo.declare_with(&team.alice, "LOW_RISK_CONFIG", &["deploy/a.yaml"], &[]);
+    commit_as(repo, Some(&team.alice), &format!("Declare\n\nOps-Id: {id}"));
+    push(repo).ok();
+    let base = repo.rev("HEAD");
+    repo.write("deploy/a.yaml", "a: 666\n");
+    commit_as(repo, None, &format!("direct\n\nOps-Id: {id}"));
+    repo.git(&["tag", "v1"]).ok();
+    let out = repo.git(&["push", "--no-verify", "origin", "refs/tags/v1"]);
+    eprintln!("TAG-CHILD: {:?}\n{}", out.code, out.stderr());
+    repo.git(&["tag", "-a", "-m", "x", "v2"]).ok();
+    let out = repo.git(&["push", "--no-verify", "origin", "refs/tags/v2"]);
+    eprintln!("ANNOTATED-TAG-CHILD: {:?}\n{}", out.code, out.stderr());
+    repo.git(&["reset", "-q", "--hard", &base]).ok();
+    // A tag at an unrelated root (pre-seeding): then a merge taking its content.
+    repo.git(&["checkout", "-q", "--orphan", "evil"]).ok();
+    repo.git(&["rm", "-rfq", "."]).ok();
+    std::fs::create_dir_all(repo.path("deploy")).unwrap();
+    repo.write("deploy/a.yaml", "a: 777\n");
+    let root = commit_as(repo, None, "unrelated root");
+    repo.git(&["tag", "seed"]).ok();
+    let out = repo.git(&["push", "--no-verify", "origin", "refs/tags/seed"]);
+    eprintln!("TAG-ROOT: {:?}\n{}", out.code, out.stderr());
+    repo.git(&["checkout", "-q", "-f", "main"]).ok();
+    let out = repo.git(&[
+        "push",
+        "--no-verify",
+        "origin",
+        &format!("{root}:refs/heads/junk"),
+    ]);
+    eprintln!("BRANCH-ROOT: {:?}\n{}", out.code, out.stderr());
+}
+
+#[test]
+fn attack_non_approver_lends_herself_an_operation_by_signing_it() {
+    let sb = Sandbox::new();
+    let alice = sb.generate_key("alice");
+    let bob = sb.generate_key("bob");
+    let carol = sb.generate_key("carol");
+    let dave = sb.generate_key("dave");
+    let repo = sb.git_init("repo");
+    repo.ops(&alice, &["init", "--name", "alice"]).ok();
+    for (name, key, role) in [
+        ("bob", &bob, "human,approver"),
+        ("carol", &carol, "human,approver"),
+        ("dave", &dave, "human"),
+    ] {
+        let public = key.pub_path().display().to_string();
+        repo.ops(&alice, &["keys", "add", name, &public, "--role", role])
+            .ok();
+    }
+    repo.commit_all("Adopt git-ops");
+    let team = Team { repo, alice, bob };
+    let repo = &team.repo;
+    let remote = server(repo, "server.git");
+    std::fs::create_dir_all(repo.path("deploy")).unwrap();
+    repo.write("deploy/a.yaml", "a: 1\n");
+    let op = repo.declare_with(&team.alice, "LOW_RISK_CONFIG", &["deploy/a.yaml"], &[]);
+    repo.ops(&carol, &["sign", &op]).ok();
+    commit_as(repo, Some(&team.alice), &format!("Declare\n\nOps-Id: {op}"));
+    push(repo).ok();
+    // dave (human, not approver) signs alice's op and changes deploy/a.yaml in the same commit.
+    let s = repo.ops(&dave, &["sign", &op]);
+    eprintln!("DAVE SIGN: {:?}\n{}{}", s.code, s.stdout(), s.stderr());
+    repo.write("deploy/a.yaml", "a: 666\n");
+    let c = commit_as(repo, Some(&dave), &format!("dave change\n\nOps-Id: {op}"));
+    let out = push(repo);
+    assert_eq!(out.code, Some(1), "the server refuses the push\n{out}");
+    assert_ne!(
+        remote_ref(&sb, &remote, "refs/heads/main").as_deref(),
+        Some(c.as_str()),
+        "BYPASS: non-approver lent herself the op"
+    );
+}
+
+#[test]
+fn attack_branch_delete_and_recreate_older() {
+    let team = Team::new();
+    let repo = &team.repo;
+    let sb = &repo.sb;
+    let remote = server(repo, "server.git");
+    let old = repo.rev("HEAD");
+    repo.write("deploy/a.yaml", "a: 1\n");
+    let id = repo.declare_with(&team.alice, "LOW_RISK_CONFIG", &["deploy/a.yaml"], &[]);
+    commit_as(repo, Some(&team.alice), &format!("Declare\n\nOps-Id: {id}"));
+    push(repo).ok();
+    let tip = repo.rev("HEAD");
+    let out = repo.git(&["push", "--no-verify", "origin", "main:refs/heads/rel"]);
+    eprintln!("BACKUP: {:?}", out.code);
+    repo.git(&["push", "--no-verify", "origin", "main:refs/heads/backup"])
+        .ok();
+    let out = repo.git(&["push", "--no-verify", "origin", ":refs/heads/rel"]);
+    eprintln!("DELETE: {:?}\n{}", out.code, out.stderr());
+    let out = repo.git(&[
+        "push",
+        "--no-verify",
+        "origin",
+        &format!("{old}:refs/heads/rel"),
+    ]);
+    eprintln!("RECREATE-OLDER: {:?}\n{}", out.code, out.stderr());
+    let now = remote_ref(sb, &remote, "refs/heads/rel");
+    eprintln!("MAIN NOW: {:?} (tip {tip}, old {old})", now);
+    assert_ne!(
+        now.as_deref(),
+        Some(old.as_str()),
+        "BYPASS: main recreated at an older commit"
+    );
+}
