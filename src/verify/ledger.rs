@@ -50,6 +50,29 @@ pub fn check_with_history(
     (check, None)
 }
 
+/// How far the record checks of the running verification are, for a progress bar: records
+/// checked and records to check. Only counts; a display reads it from another thread.
+pub mod progress {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    static TOTAL: AtomicUsize = AtomicUsize::new(0);
+
+    pub(super) fn start(total: usize) {
+        DONE.store(0, Ordering::Relaxed);
+        TOTAL.store(total, Ordering::Relaxed);
+    }
+
+    pub(super) fn step() {
+        DONE.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (records checked, records to check); (0, 0) before any check started.
+    pub fn get() -> (usize, usize) {
+        (DONE.load(Ordering::Relaxed), TOTAL.load(Ordering::Relaxed))
+    }
+}
+
 /// Checks every record, in parallel, in order. History: grant signoffs are judged at the time
 /// they claim.
 fn check_all(
@@ -58,8 +81,11 @@ fn check_all(
     records: &[&crate::model::Record],
     grants: &GrantIndex,
 ) -> Vec<(RecordCheck, Option<u64>)> {
+    progress::start(records.len());
     crate::par::map(records, 64, |r| {
-        check_with_history(policy, earlier, r, grants)
+        let checked = check_with_history(policy, earlier, r, grants);
+        progress::step();
+        checked
     })
 }
 
