@@ -117,16 +117,14 @@ mod progress {
                 continue;
             }
             let (done, total) = progress::get();
-            let line = if total > 0 {
-                let width = 30;
-                let full = (done.min(total) * width) / total;
-                format!(
+            const WIDTH: usize = 30;
+            let line = match (done.min(total) * WIDTH).checked_div(total) {
+                Some(full) => format!(
                     "verifying [{}{}] {done}/{total} records",
                     "#".repeat(full),
-                    "-".repeat(width - full)
-                )
-            } else {
-                format!("verifying ({} s)", started.elapsed().as_secs())
+                    "-".repeat(WIDTH - full)
+                ),
+                None => format!("verifying ({} s)", started.elapsed().as_secs()),
             };
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[2K{line}");
