@@ -261,7 +261,7 @@ fn main() {
         ),
         (
             "git-ops verify (warm: nothing changed)".into(),
-            Box::new(|| verify_ok()),
+            Box::new(&verify_ok),
         ),
         (
             "one new record, then git-ops verify".into(),
