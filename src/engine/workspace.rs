@@ -102,6 +102,19 @@ pub struct Workspace {
 impl Workspace {
     /// Opens the repository holding `dir` with its policy and ledger, at the system clock.
     pub fn open(dir: &Path) -> Result<Workspace> {
+        Workspace::open_with(dir, |root| Ok((Ledger::load(root)?, Vec::new()))).map(|(ws, _)| ws)
+    }
+
+    /// Opens the workspace for a command that only shows the ledger: documents that do not read
+    /// are left out and returned, so the rest can still be shown. Writes never use this.
+    pub fn open_lenient(dir: &Path) -> Result<(Workspace, Vec<store::ledger::BadDoc>)> {
+        Workspace::open_with(dir, Ledger::load_lenient)
+    }
+
+    fn open_with(
+        dir: &Path,
+        load: impl FnOnce(&Path) -> store::Result<(Ledger, Vec<store::ledger::BadDoc>)>,
+    ) -> Result<(Workspace, Vec<store::ledger::BadDoc>)> {
         let repo = open_repo(dir)?;
         let root = repo.workdir()?.to_path_buf();
         let policy = load_policy(&root)?;
@@ -110,9 +123,9 @@ impl Workspace {
         if let Err(e) = super::keys::refresh_allowed_signers(&repo, &policy) {
             eprintln!("warning: could not refresh git's allowed-signers file: {e}");
         }
-        let ledger = Ledger::load(&root)?;
+        let (ledger, bad) = load(&root)?;
         let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
-        Ok(Workspace {
+        let ws = Workspace {
             repo,
             root,
             policy,
@@ -120,29 +133,8 @@ impl Workspace {
             ledger,
             grants,
             now: Timestamp::from_datetime(chrono::Utc::now()),
-        })
-    }
-
-    /// Opens the workspace for a command that only shows the ledger: documents that do not read
-    /// are left out and returned, so the rest can still be shown. Writes never use this.
-    pub fn open_lenient(dir: &Path) -> Result<(Workspace, Vec<store::ledger::BadDoc>)> {
-        let repo = open_repo(dir)?;
-        let root = repo.workdir()?.to_path_buf();
-        let policy = load_policy(&root)?;
-        let (ledger, bad) = Ledger::load_lenient(&root)?;
-        let grants = GrantIndex::build(&policy, ledger.records().map(|r| r.value));
-        Ok((
-            Workspace {
-                repo,
-                root,
-                policy,
-                earlier: OnceCell::new(),
-                ledger,
-                grants,
-                now: Timestamp::from_datetime(chrono::Utc::now()),
-            },
-            bad,
-        ))
+        };
+        Ok((ws, bad))
     }
 
     /// The same workspace judged at another clock (tests, and replays at a given time).
