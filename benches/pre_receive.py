@@ -15,7 +15,7 @@ Usage: python3 benches/pre_receive.py [--commits 1000] [--runs 7]   (builds targ
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
-from benchlib import ROOT, release_binary, timed
+from benchlib import ROOT, bench_env, non_governed_commits, release_binary, timed
 
 def run(cmd, cwd, env, stdin=None):
     p = subprocess.run(cmd, cwd=cwd, env=env, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -32,9 +32,7 @@ def main():
     exe = release_binary()
     tmp = tempfile.mkdtemp(prefix="git-ops-bench-")
     try:
-        env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1", LANG="C", TZ="UTC",
-                   GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.org",
-                   GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.org")
+        env = bench_env()
         client = os.path.join(tmp, "client")
         server = os.path.join(tmp, "server.git")
         run(["git", "init", "-q", "-b", "main", client], tmp, env)
@@ -45,19 +43,7 @@ def main():
         base = run(["git", "rev-parse", "HEAD"], client, env).strip()
         run(["git", "clone", "-q", "--bare", client, server], tmp, env)
         run(["git", "config", "ops.trustRoot", base], server, env)
-        # N commits through fast-import: each changes one or two non-governed files.
-        stream = []
-        for i in range(a.commits):
-            stream.append(f"commit refs/heads/main\ncommitter bench <bench@example.org> {1768478400 + i} +0000\n")
-            msg = f"change {i}\n"
-            stream.append(f"data {len(msg)}\n{msg}")
-            if i == 0:
-                stream.append(f"from {base}\n")
-            for path in (f"docs/page{i % 97}.md", f"src/mod{i % 31}/file{i % 7}.txt")[: 1 + i % 2]:
-                body = f"revision {i} of {path}\n"
-                stream.append(f"M 100644 inline {path}\ndata {len(body)}\n{body}")
-            stream.append("\n")
-        run(["git", "fast-import", "--quiet"], client, env, stdin="".join(stream).encode())
+        run(["git", "fast-import", "--quiet"], client, env, stdin=non_governed_commits(base, a.commits))
         tip = run(["git", "rev-parse", "main"], client, env).strip()
         # The objects reach the server; no ref there moves.
         run(["git", "fetch", "-q", client, "main:refs/bench/tmp"], server, env)

@@ -4,7 +4,7 @@
 Builds a governed repository whose `ops/` (policy and signed ledger) comes from --ledger DIR
 (a repository made by `cargo bench --bench verify_10k -- --records 10000 --runs 1 --keep`, or by
 `cargo run --release --example gen_ledger -- --records 10000 --out DIR` where that example
-exists), else from `git ops init` (an empty ledger), then N commits through fast-import (a mix
+exists), else the sample policy with an empty ledger, then N commits through fast-import (a mix
 of files under docs/ and src/, not governed, so every commit is judged and found not to need an
 operation). Times, alternating so both share the machine's noise:
   - `git-ops verify --range base..tip` (every commit against its first parent and its links,
@@ -19,7 +19,7 @@ Usage: python3 benches/range.py [--commits 1000] [--runs 7] [--ledger DIR]
 """
 import argparse, glob, os, re, shutil, statistics, subprocess, sys, tempfile
 
-from benchlib import release_binary, timed
+from benchlib import ROOT, bench_env, non_governed_commits, release_binary, timed
 
 def run(cmd, cwd, env, stdin=None):
     p = subprocess.run(cmd, cwd=cwd, env=env, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -37,10 +37,7 @@ def main():
     exe = release_binary()
     tmp = tempfile.mkdtemp(prefix="git-ops-bench-")
     try:
-        env = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1", LANG="C", TZ="UTC",
-                   GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.org",
-                   GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.org",
-                   PATH=os.path.dirname(exe) + os.pathsep + os.environ["PATH"])
+        env = bench_env(PATH=os.path.dirname(exe) + os.pathsep + os.environ["PATH"])
         repo = os.path.join(tmp, "repo")
         run(["git", "init", "-q", "-b", "main", repo], tmp, env)
         records = 0
@@ -50,23 +47,14 @@ def main():
                 with open(p) as f:
                     records += len(re.findall(r"^(?:operation|outcome)_id: ", f.read(), re.M))
         else:
-            run(["git-ops", "init", "--name", "bench"], repo, env)
+            # The sample policy, as pre_receive.py uses: `git ops init` would need a signing key.
+            os.makedirs(os.path.join(repo, "ops"))
+            shutil.copy(os.path.join(ROOT, "ledger/samples/policy.yaml"), os.path.join(repo, "ops/policy.yaml"))
         run(["git", "add", "-A"], repo, env)
         run(["git", "commit", "-q", "--no-verify", "-m", "Adopt git-ops"], repo, env)
         base = run(["git", "rev-parse", "HEAD"], repo, env).strip()
         run(["git", "config", "ops.trustRoot", base], repo, env)
-        stream = []
-        for i in range(a.commits):
-            stream.append(f"commit refs/heads/main\ncommitter bench <bench@example.org> {1768478400 + i} +0000\n")
-            msg = f"change {i}\n"
-            stream.append(f"data {len(msg)}\n{msg}")
-            if i == 0:
-                stream.append(f"from {base}\n")
-            for path in (f"docs/page{i % 97}.md", f"src/mod{i % 31}/file{i % 7}.txt")[: 1 + i % 2]:
-                body = f"revision {i} of {path}\n"
-                stream.append(f"M 100644 inline {path}\ndata {len(body)}\n{body}")
-            stream.append("\n")
-        run(["git", "fast-import", "--quiet"], repo, env, stdin="".join(stream).encode())
+        run(["git", "fast-import", "--quiet"], repo, env, stdin=non_governed_commits(base, a.commits))
         run(["git", "reset", "-q", "--hard", "main"], repo, env)
         tip = run(["git", "rev-parse", "main"], repo, env).strip()
         rng = ["git-ops", "verify", "--range", f"{base}..{tip}"]
