@@ -216,22 +216,27 @@ pub fn check_commit(
     judgement: &Judgement,
 ) -> Result<(Vec<Finding>, Option<CommitSigner>), store::Error> {
     let mut out = Vec::new();
-    if governed_pinned(c.policy) && !judgement.governed.is_empty() {
-        let owned = merge_owned(c.repo, c.info, c.changes)?;
+    let mode = c.policy.commits.require_signature;
+    let governed = !judgement.governed.is_empty();
+    let wants_pins = governed_pinned(c.policy) && governed;
+    let wants_governed = mode != RequireSignature::None && governed;
+    let wants_all = mode == RequireSignature::All;
+    let wants_signer = wants_governed || wants_all || c.policy.automation.is_some();
+    if !wants_pins && !wants_signer {
+        return Ok((out, None));
+    }
+    // What a merge made itself may ask `git merge-base`: found once for both rules.
+    let owned = merge_owned(c.repo, c.info, c.changes)?;
+    if wants_pins {
         let tree = c.repo.commit_tree(c.info.id)?;
         out.extend(pin_findings(
             c.repo, c.policy, judgement, &owned, tree, c.new, c.now,
         )?);
     }
-    let mode = c.policy.commits.require_signature;
-    let governed = !judgement.governed.is_empty();
-    let wants_governed = mode != RequireSignature::None && governed;
-    let wants_all = mode == RequireSignature::All;
-    if !wants_governed && !wants_all && c.policy.automation.is_none() {
+    if !wants_signer {
         return Ok((out, None));
     }
     let signer = commit_signer(c.repo, c.info.id, c.policy)?;
-    let owned = merge_owned(c.repo, c.info, c.changes)?;
     if wants_governed {
         // Every operation that covers a governed path the commit changes (of its own) must
         // count the commit's signer among its signers: the one coverage chose for that path.
