@@ -7,11 +7,6 @@ use crate::model::Record;
 use crate::model::record::{Outcome, Role};
 use crate::verify::records::{RecordCheck, State};
 
-/// The record as a flat mapping in the seed's field order, signoffs replaced by derived fields.
-pub fn flat(record: &Record, check: &RecordCheck) -> Map<String, Value> {
-    flat_closed(record, check, None)
-}
-
 /// The record as the seed writes it (field names and layout of the seeds' P5 entry and
 /// auto-ledger output), with the outcome record that closed it, if any, folded in as the seed
 /// "updates the entry with outcome": `outcome`, `execution_timestamp`, `outcome_id`, its
