@@ -50,59 +50,6 @@ fn expand_home(p: &str) -> PathBuf {
     }
 }
 
-/// Finds the caller's private key: `--key`, then `$GIT_OPS_KEY`, then git's `user.signingKey`
-/// when it names an ed25519 SSH key file, then `default` in the default key directory.
-pub fn find_key(repo: Option<&Repo>, explicit: Option<&Path>) -> Result<(PathBuf, KeySource)> {
-    if let Some(p) = explicit {
-        return Ok((p.to_path_buf(), KeySource::Flag));
-    }
-    if let Some(p) = std::env::var_os("GIT_OPS_KEY").filter(|p| !p.is_empty()) {
-        return Ok((PathBuf::from(p), KeySource::Env));
-    }
-    if let Some(repo) = repo
-        && let Some(sk) = repo.config_string("user.signingKey")
-        && let Some(path) = signing_key_path(&sk)
-    {
-        return Ok((path, KeySource::GitSigningKey));
-    }
-    let dir = default_key_dir().ok_or_else(|| {
-        Error::Key("no HOME, so no default key directory; set GIT_OPS_KEY".into())
-    })?;
-    let path = dir.join("default");
-    if path.exists() {
-        return Ok((path, KeySource::Default));
-    }
-    Err(Error::Key(format!(
-        "no signing key found: pass --key, set GIT_OPS_KEY, set git's user.signingKey to an ed25519 SSH key, \
-         or run `git ops keys generate` (which writes {})",
-        path.display()
-    )))
-}
-
-/// The private key file `user.signingKey` names, when it is an ed25519 SSH key on disk.
-fn signing_key_path(value: &str) -> Option<PathBuf> {
-    let value = value.trim();
-    if value.starts_with("key::") || value.starts_with("ssh-") {
-        // A literal public key: git would ask ssh-agent, and we cannot sign with the agent.
-        return None;
-    }
-    let mut path = expand_home(value);
-    if path.extension().is_some_and(|e| e == "pub") {
-        path.set_extension("");
-    }
-    let head = fs::read(&path).ok()?;
-    let text = String::from_utf8_lossy(&head);
-    if !text.contains("BEGIN OPENSSH PRIVATE KEY") {
-        return None;
-    }
-    // The public half says the algorithm without decrypting the private key.
-    let pub_path = PathBuf::from(format!("{}.pub", path.display()));
-    match fs::read_to_string(&pub_path) {
-        Ok(p) if !p.starts_with("ssh-ed25519 ") => None,
-        _ => Some(path),
-    }
-}
-
 /// Refuses key files that group or others can read, as ssh does.
 pub fn check_private_permissions(path: &Path) -> Result<()> {
     let meta = fs::metadata(path).map_err(|e| match e.kind() {
