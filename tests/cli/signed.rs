@@ -847,6 +847,17 @@ fn attack_unpinned_content_via_merge_with_unrelated_root() {
     );
     let out = push(repo);
     assert_eq!(out.code, Some(1), "the server refuses the push\n{out}");
+    let range = format!("{approved}..{merge}");
+    let v = repo.ops_keyless(&["verify", "--range", &range]);
+    assert_eq!(
+        v.code,
+        Some(1),
+        "verify --range as CI runs it refuses it too\n{v}"
+    );
+    assert!(
+        v.text().contains("error[unpinned-content]"),
+        "refused for the right reason\n{v}"
+    );
     assert_ne!(
         remote_ref(sb, &remote, "refs/heads/main").as_deref(),
         Some(merge.as_str()),
@@ -890,6 +901,17 @@ fn attack_old_content_via_merge_with_old_second_parent() {
         "refused for its signature\n{out}"
     );
     assert_eq!(out.code, Some(1), "the server refuses the push\n{out}");
+    let range = format!("{adopt}..{merge}");
+    let v = repo.ops_keyless(&["verify", "--range", &range]);
+    assert_eq!(
+        v.code,
+        Some(1),
+        "verify --range as CI runs it refuses it too\n{v}"
+    );
+    assert!(
+        v.text().contains("error[commit-signature]"),
+        "refused for the right reason\n{v}"
+    );
     assert_ne!(
         remote_ref(sb, &remote, "refs/heads/main").as_deref(),
         Some(merge.as_str()),
@@ -972,6 +994,17 @@ fn attack_automation_signed_merge_with_unrelated_root_escapes_bounds() {
         &[("GL_USER", "ci-runner")],
     );
     assert_eq!(out.code, Some(1), "the server refuses the push\n{out}");
+    let range = format!("{base}..{merge2}");
+    let v = repo.ops_keyless(&["verify", "--range", &range]);
+    assert_eq!(
+        v.code,
+        Some(1),
+        "verify --range as CI runs it refuses it too\n{v}"
+    );
+    assert!(
+        v.text().contains("error[automation-bounds]"),
+        "refused for the right reason\n{v}"
+    );
     assert_ne!(
         remote_ref(sb, &remote, "refs/heads/main").as_deref(),
         Some(merge2.as_str()),
